@@ -1,0 +1,146 @@
+"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import ROOT
+
+DEV_ENV = {
+    # The documented local development secrets (PROTOCOL §8); never used outside a local run.
+    "CASINO_SECRET": "dev-casino-secret",
+    "PROVIDER_SECRET": "dev-provider-secret",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def _local_env() -> None:
+    for k, v in DEV_ENV.items():
+        os.environ.setdefault(k, v)
+    from wallet_common.settings import reload_settings
+    reload_settings()
+
+
+def _database() -> str:
+    from .localdb import app_database_url
+    url = app_database_url()
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+CURL_EXAMPLES = """
+Try it (seed ids, local dev secret):
+
+  curl -s -X POST {base}/casino/launchGame -H 'Content-Type: application/json' \\
+       -d '{{"userId":"11111111-1111-4111-8111-111111111111","gameId":"99999999-9999-4999-8999-999999999991","currency":"USD"}}'
+
+  body='{{"sessionToken":"{token}"}}'
+  curl -s -X POST {base}/casino/getBalance -H 'Content-Type: application/json' \\
+       -H "X-Casino-Signature: $(printf %s "$body" | openssl dgst -sha256 -hmac dev-casino-secret | sed 's/^.*= //')" -d "$body"
+
+  body='{{"sessionToken":"{token}","transactionId":"readme-bet-1","roundId":"readme-round-1","amount":100,"currency":"USD"}}'
+  curl -s -X POST {base}/casino/debit -H 'Content-Type: application/json' \\
+       -H "X-Casino-Signature: $(printf %s "$body" | openssl dgst -sha256 -hmac dev-casino-secret | sed 's/^.*= //')" -d "$body"
+"""
+
+
+def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
+    from .devserver import apply_template_environment, make_server, print_routes
+    from .template import Template
+
+    template = Template()
+    apply_template_environment(template)
+    _local_env()
+    if prepare:
+        from . import admin
+        url = _database()
+        admin.migrate(url)
+        admin.seed(url)
+    elif "DATABASE_URL" not in os.environ:
+        _database()
+    server = make_server(args.host, args.port, template)
+    base = f"http://{args.host}:{server.server_address[1]}"
+    print(f"Local API (template.yaml, no Docker) on {base}", file=sys.stderr)
+    print_routes(template, base)
+    from .admin import DEV_SESSION_TOKEN
+    print(CURL_EXAMPLES.format(base=base, token=DEV_SESSION_TOKEN), file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from .devserver import apply_template_environment, invoke
+    from .template import Template
+
+    template = Template()
+    fn = template.functions.get(args.function)
+    if fn is None:
+        print(f"unknown function {args.function!r}; one of: {', '.join(template.functions)}", file=sys.stderr)
+        return 2
+    apply_template_environment(template)
+    _local_env()
+    if "DATABASE_URL" not in os.environ:
+        _database()
+    event = json.loads(Path(args.event).read_text()) if args.event else {}
+    print(json.dumps(invoke(fn, event), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    parser = argparse.ArgumentParser(prog="python -m devtools", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("run", "start the database, migrate, seed and serve the local API"),
+                           ("serve", "serve the local API on an already prepared database")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    sub.add_parser("migrate", help="apply migrations, functions, grants (idempotent)")
+    sub.add_parser("seed", help="insert the PROTOCOL §8 fixtures (idempotent)")
+    p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
+    p.add_argument("--local", action="store_true", help="confirm the database is a local one")
+    sub.add_parser("reconcile", help="check PROTOCOL §9 for every wallet; exit 1 on a mismatch")
+    p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
+    p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
+    p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
+    sub.add_parser("events", help="regenerate the signed sample events in events/")
+    args = parser.parse_args(argv)
+
+    if args.command in ("run", "serve"):
+        return cmd_serve(args, prepare=args.command == "run")
+    if args.command == "invoke":
+        return cmd_invoke(args)
+    if args.command == "events":
+        from .events import write_events
+        _local_env()
+        for path in write_events():
+            print(path.relative_to(ROOT))
+        return 0
+
+    from . import admin
+    _local_env()
+    url = _database()
+    if args.command == "migrate":
+        admin.migrate(url)
+    elif args.command == "seed":
+        admin.seed(url)
+    elif args.command == "reset":
+        admin.reset(url, local_ok=args.local)
+    elif args.command == "reconcile":
+        result = admin.reconcile(url)
+        print(result.table())
+        return 0 if result.ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The local API without Docker: every Api event of template.yaml served on 127.0.0.1.
+
+`sam local start-api` needs a Docker engine. This server reads the same template, builds
+the same REST proxy events and calls each function's handler in-process (module per
+function, layer on sys.path). Hand-written because no library serves a SAM template
+without containers; it is deliberately small and for local use only.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import sys
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from wallet_common import errors
+
+from .lambda_local import LambdaContext, api_event
+from .template import Function, Template
+
+log = logging.getLogger("devserver")
+MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+class Router:
+    def __init__(self, template: Template) -> None:
+        self.routes: dict[tuple[str, str], Function] = {}
+        for fn in template.functions.values():
+            for method, path in fn.routes:
+                self.routes[(method, path)] = fn
+
+    def find(self, method: str, path: str) -> Function | None:
+        return self.routes.get((method, path)) or self.routes.get(("ANY", path))
+
+    def load_all(self) -> None:
+        for fn in self.routes.values():
+            fn.load()
+
+
+def invoke(fn: Function, event: dict[str, Any]) -> dict[str, Any]:
+    handler = fn.load()
+    return handler(event, LambdaContext(fn.logical_id, fn.timeout, fn.memory))
+
+
+def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "casino-local-api"
+
+        def _serve(self) -> None:
+            started = time.perf_counter()
+            url = urllib.parse.urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_READ:
+                self._send(413, {"Content-Type": "application/json"}, errors.PayloadTooLarge().body_text().encode())
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            fn = router.find(self.command, url.path)
+            if fn is None:
+                status, headers, payload = 404, {"Content-Type": "application/json"}, errors.NotFound().body_text().encode()
+            else:
+                resource = url.path
+                event = api_event(self.command, url.path, resource, list(self.headers.items()), body,
+                                  urllib.parse.parse_qs(url.query), self.client_address[0])
+                try:
+                    result = invoke(fn, event)
+                    status = int(result.get("statusCode", 200))
+                    headers = dict(result.get("headers") or {})
+                    raw = result.get("body") or ""
+                    payload = (base64.b64decode(raw) if result.get("isBase64Encoded")
+                               else raw.encode("utf-8"))
+                except Exception:  # the handler itself crashed: what API Gateway calls a 502
+                    log.exception("handler %s raised", fn.logical_id)
+                    status, headers = 502, {"Content-Type": "application/json"}
+                    payload = json.dumps({"message": "Internal server error"}).encode()
+            self._send(status, headers, payload)
+            log.info("%s %s -> %s (%.0f ms)", self.command, url.path, status, (time.perf_counter() - started) * 1000)
+
+        def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+    return Handler
+
+
+def apply_template_environment(template: Template) -> None:
+    """Template defaults for every variable the environment does not set (the environment wins)."""
+    for key, value in template.environment().items():
+        os.environ.setdefault(key, value)
+
+
+def make_server(host: str, port: int, template: Template | None = None) -> ThreadingHTTPServer:
+    template = template or Template()
+    router = Router(template)
+    router.load_all()
+    server = ThreadingHTTPServer((host, port), _make_handler(router))
+    server.daemon_threads = True
+    return server
+
+
+def print_routes(template: Template, base: str) -> None:
+    for fn in template.functions.values():
+        for method, path in fn.routes:
+            print(f"  {method:5} {base}{path}  ->  {fn.logical_id}", file=sys.stderr)

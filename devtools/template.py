@@ -1,0 +1,123 @@
+"""Reads template.yaml, the single source of routes, handlers, environment and layers, for
+the local API and `invoke`. Understands the CloudFormation short tags it needs (!Ref and
+!Sub of parameters); anything that only exists in AWS resolves to None."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import yaml
+
+from . import ROOT
+
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    layers: list[Path]
+    routes: list[tuple[str, str]] = field(default_factory=list)  # (METHOD, /path)
+    _module: ModuleType | None = None
+
+    def load(self) -> Callable[[dict, Any], dict]:
+        """Imports the handler module under its own name (one namespace per function)."""
+        if self._module is None:
+            for layer in self.layers:
+                if str(layer) not in sys.path:
+                    sys.path.insert(0, str(layer))
+            module_file, attr = self.handler.rsplit(".", 1)
+            path = self.code_dir / (module_file.replace(".", "/") + ".py")
+            spec = importlib.util.spec_from_file_location(f"lambda_{self.logical_id}", path)
+            assert spec and spec.loader, path
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._module = module
+        return getattr(self._module, self.handler.rsplit(".", 1)[1])
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE) -> None:
+        self.doc = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        self.parameters = {k: v.get("Default") for k, v in (self.doc.get("Parameters") or {}).items()}
+        self.resources: dict[str, dict] = self.doc["Resources"]
+        self.functions = self._functions()
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and "Ref" in value:
+            return self.parameters.get(value["Ref"])
+        if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            def sub(m: re.Match) -> str:
+                resolved = self.parameters.get(m.group(1))
+                return "" if resolved is None else str(resolved)
+            return re.sub(r"\$\{([A-Za-z0-9]+)\}", sub, value["Fn::Sub"])
+        if isinstance(value, dict):
+            return None
+        return value
+
+    def _layer_dirs(self, refs: list) -> list[Path]:
+        dirs = []
+        for ref in refs:
+            logical = ref.get("Ref") if isinstance(ref, dict) else None
+            res = self.resources.get(logical or "", {})
+            if res.get("Type") == "AWS::Serverless::LayerVersion":
+                dirs.append(ROOT / res["Properties"]["ContentUri"])
+        return dirs
+
+    def _functions(self) -> dict[str, Function]:
+        glob = (self.doc.get("Globals") or {}).get("Function", {})
+        out = {}
+        for logical_id, res in self.resources.items():
+            if res.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = res["Properties"]
+            env = {**(glob.get("Environment", {}).get("Variables") or {}),
+                   **((props.get("Environment") or {}).get("Variables") or {})}
+            resolved_env = {k: str(v) for k, v in ((k, self.resolve(v)) for k, v in env.items())
+                            if v not in (None, "")}
+            fn = Function(logical_id=logical_id, code_dir=ROOT / props["CodeUri"], handler=props["Handler"],
+                          timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+                          memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+                          environment=resolved_env,
+                          layers=self._layer_dirs(props.get("Layers", glob.get("Layers", []))))
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") in ("Api", "HttpApi"):
+                    p = event["Properties"]
+                    fn.routes.append((p["Method"].upper(), p["Path"]))
+            out[logical_id] = fn
+        return out
+
+    def environment(self) -> dict[str, str]:
+        """Every function's template environment (the local API serves them in one process)."""
+        env: dict[str, str] = {}
+        for fn in self.functions.values():
+            env.update(fn.environment)
+        return env

@@ -1,0 +1,6 @@
+"""POST /casino/credit: signed provider callback (PROTOCOL §4)."""
+from wallet_common import ledger
+from wallet_common.http import casino_callback
+from wallet_common.models import CreditRequest
+
+lambda_handler = casino_callback(CreditRequest, ledger.credit)

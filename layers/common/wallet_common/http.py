@@ -1,0 +1,112 @@
+"""API Gateway event -> request, and result or error -> response: the one place where
+errors become HTTP.
+
+Flow of every signed callback: raw bytes (base64 aware) -> size -> signature -> strict model
+-> one domain call -> response. Nothing goes back a step.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pydantic
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from . import db, errors, signing
+from .ledger import Outcome
+from .settings import CASINO_ROLE, get_settings
+
+MAX_BODY_BYTES = 65_536
+M = TypeVar("M", bound=pydantic.BaseModel)
+logger = Logger()
+
+
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.ValidationError(details=[{"field": "body", "message": "Body is not valid base64."}]) from None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def check_size(body: bytes) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge()
+
+
+def verify_signature(body: bytes, signature: str | None, secret: str) -> None:
+    if not signing.verify(secret, body, signature):
+        raise errors.InvalidSignature()
+
+
+def parse(model: type[M], body: bytes) -> M:
+    """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field."""
+    try:
+        return model.model_validate_json(body)
+    except pydantic.ValidationError as exc:
+        details = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = [str(part) for part in err["loc"]]
+            if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
+                details.append({"field": "body", "message": "The body must be a JSON object."})
+                continue
+            message = "Field required." if err["type"] == "missing" else err["msg"]
+            details.append({"field": ".".join(loc), "message": message})
+        raise errors.ValidationError(details=details) from None
+
+
+def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def ok(payload: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    return json_response(status, json.dumps(payload, separators=(",", ":")))
+
+
+def error_response(exc: errors.ApiError) -> dict[str, Any]:
+    return json_response(exc.status, exc.body_text())
+
+
+def guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Runs a request; a contract error becomes its response, anything else a logged 500."""
+    try:
+        return work()
+    except errors.ApiError as exc:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"code": exc.code})
+        return error_response(exc)
+    except Exception:
+        logger.exception("unhandled error")
+        return error_response(errors.InternalError())
+
+
+def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Callable[[dict, Any], dict]:
+    """A Lambda handler for a signed provider -> casino money callback."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict, context: Any) -> dict:
+        def work() -> dict[str, Any]:
+            request = APIGatewayProxyEvent(event)
+            body = raw_body(request)
+            check_size(body)
+            verify_signature(body, request.headers.get(signing.CASINO_SIGNATURE_HEADER),
+                             get_settings().secret("casino_secret"))
+            parsed = parse(model, body)
+            transaction_id = getattr(parsed, "transaction_id", None)
+            logger.set_correlation_id(transaction_id or request.request_context.request_id)
+            outcome = db.run(CASINO_ROLE, lambda conn: operation(conn, parsed))
+            logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
+            return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
+
+        return guarded(work)
+
+    return handler

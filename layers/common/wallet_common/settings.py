@@ -1,0 +1,63 @@
+"""Settings as one validated object, read from the environment once per container."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import BaseModel, Field, SecretStr
+
+CASINO_ROLE = "casino_app"
+PROVIDER_ROLE = "provider_app"
+
+
+class Settings(BaseModel):
+    database_url: SecretStr | None = None
+    casino_database_url: SecretStr | None = None
+    provider_database_url: SecretStr | None = None
+    casino_db_password: SecretStr = SecretStr("casino_app_local")
+    provider_db_password: SecretStr = SecretStr("provider_app_local")
+    casino_secret: SecretStr | None = None
+    provider_secret: SecretStr | None = None
+    session_ttl_seconds: int = Field(default=1800, ge=1)
+    provider_code: str = "jaqpot"
+    casino_code: str = "demo-casino"
+    provider_base_url: str = "http://127.0.0.1:3000"
+    casino_base_url: str = "http://127.0.0.1:3000"
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    http_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    http_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_max_attempts: int = Field(default=4, ge=1, le=10)
+    http_backoff_base_seconds: float = Field(default=0.1, ge=0)
+    http_backoff_max_seconds: float = Field(default=2.0, ge=0)
+
+    def dsn_for(self, role: str) -> str:
+        """Connection string for a side's role: its own URL, or DATABASE_URL with that role."""
+        explicit = self.casino_database_url if role == CASINO_ROLE else self.provider_database_url
+        if explicit is not None:
+            return explicit.get_secret_value()
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL (or CASINO_DATABASE_URL/PROVIDER_DATABASE_URL) is not set")
+        password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
+        params = conninfo_to_dict(self.database_url.get_secret_value())
+        params.update(user=role, password=password.get_secret_value())
+        return make_conninfo(**params)
+
+    def secret(self, name: str) -> str:
+        value: SecretStr | None = getattr(self, name)
+        if value is None or not value.get_secret_value():
+            raise RuntimeError(f"{name.upper()} is not set")
+        return value.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    fields = Settings.model_fields
+    values = {name: os.environ[name.upper()] for name in fields if os.environ.get(name.upper())}
+    return Settings.model_validate(values)
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (tests and the local API change the environment)."""
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# sam validate --lint, cfn-lint and `sam build` (no container). sam build needs the Lambda
+# runtime's exact Python (3.12) on PATH: found on PATH or under pyenv, else a clear failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SAM_CLI_TELEMETRY=0
+TOOLS=.venv-tools/bin
+py312=""
+for c in python3.12 "$(pyenv root 2>/dev/null)/versions/3.12"*/bin/python3.12; do
+  if "$c" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then py312=$(command -v "$c" || echo "$c"); break; fi
+done
+if [ -z "$py312" ]; then
+  echo "sam build needs Python 3.12 (the Lambda runtime) on PATH; install it (e.g. pyenv install 3.12) and retry." >&2
+  exit 1
+fi
+export PATH="$(dirname "$py312"):$PWD/$TOOLS:$PATH"
+echo "== sam validate --lint"
+sam validate --lint --region us-east-1 --template template.yaml
+echo "== cfn-lint"
+cfn-lint template.yaml
+echo "== sam build (python $("$py312" -V 2>&1))"
+sam build --template template.yaml --build-dir .aws-sam/build --cached=false 2>&1 | tail -n 15
+echo "== built layer imports"
+"$py312" - <<'PY'
+import importlib, sys
+sys.path.insert(0, ".aws-sam/build/CommonLayer/python")
+for mod in ("wallet_common.signing", "wallet_common.errors"):
+    importlib.import_module(mod)
+print("layer package importable from the built artifact")
+PY

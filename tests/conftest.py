@@ -1,0 +1,44 @@
+"""Test harness: a throwaway database on a real PostgreSQL for the whole session.
+
+DATABASE_URL (or TEST_DATABASE_URL) names a server to use; without it the embedded
+PostgreSQL under .localdb/ is started. Either way a fresh database `test_<random>` is
+created, migrated and seeded, and dropped at the end, after `reconcile` has checked it.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from devtools import admin, localdb
+
+DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    server = os.environ.get("TEST_DATABASE_URL") or localdb.server_url()
+    name = admin.new_test_database_name()
+    url = localdb.create_database(server, name)
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", *DEV_SECRETS, "POWERTOOLS_LOG_LEVEL")}
+    os.environ["DATABASE_URL"] = url
+    os.environ.update(DEV_SECRETS)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
+    from wallet_common import db
+    from wallet_common.settings import reload_settings
+    reload_settings()
+    admin.migrate(url, quiet=True)
+    admin.seed(url, quiet=True)
+    try:
+        yield url
+        result = admin.reconcile(url)
+        assert result.ok, "reconcile failed after the test session:\n" + result.table()
+    finally:
+        db.close_all()
+        localdb.drop_database(server, name)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        reload_settings()

@@ -1,0 +1,113 @@
+"""Helpers shared by the tests: signed API Gateway events through the real handlers, and
+direct database access (as the admin) to set up sessions and read balances."""
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from devtools import admin
+from devtools.devserver import invoke
+from devtools.lambda_local import api_event
+from devtools.template import Template
+from wallet_common.signing import sign
+
+CASINO_SECRET = "dev-casino-secret"
+PROVIDER_SECRET = "dev-provider-secret"
+ALICE, BOB, CAROL = admin.ALICE, admin.BOB, admin.CAROL
+GAME, INACTIVE_GAME = admin.GAME, admin.INACTIVE_GAME
+
+_template: Template | None = None
+
+
+def template() -> Template:
+    global _template
+    if _template is None:
+        _template = Template()
+    return _template
+
+
+def function_for(path: str):
+    for fn in template().functions.values():
+        if any(p == path for _, p in fn.routes):
+            return fn
+    raise KeyError(path)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    raw: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+    @property
+    def code(self) -> str | None:
+        body = self.json
+        return body["error"]["code"] if isinstance(body, dict) and "error" in body else None
+
+    @property
+    def replayed(self) -> bool:
+        return self.headers.get("Idempotent-Replayed") == "true"
+
+
+def enc(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def call(path: str, body: bytes | dict, *, headers: list[tuple[str, str]] | None = None,
+         sign_with: str | None = CASINO_SECRET, header_name: str = "X-Casino-Signature",
+         method: str = "POST", event_overrides: dict | None = None) -> Response:
+    """Invokes the function routed at `path` with a genuine REST proxy event."""
+    raw = body if isinstance(body, bytes) else enc(body)
+    hdrs = [("Content-Type", "application/json")] + list(headers or [])
+    if sign_with is not None:
+        hdrs.append((header_name, sign(sign_with, raw)))
+    event = api_event(method, path, path, hdrs, raw)
+    event.update(event_overrides or {})
+    result = invoke(function_for(path), event)
+    return Response(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
+
+
+def admin_conn(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+def new_session(url: str, user: str = ALICE, currency: str = "USD", *, game: str = GAME,
+                expires_in_seconds: int = 1800) -> str:
+    """Creates an active session directly (what launchGame does, minus the provider call)."""
+    token = secrets.token_urlsafe(32)
+    with admin_conn(url) as conn:
+        conn.execute(
+            """INSERT INTO casino_game_sessions (id, token_hash, user_id, wallet_id, game_id, provider_id,
+                   currency, status, expires_at)
+               SELECT %s, sha256(convert_to(%s, 'UTF8')), w.user_id, w.id, g.id, g.provider_id, w.currency,
+                      'active', now() + make_interval(secs => %s)
+                 FROM casino_wallets w, casino_games g
+                WHERE w.user_id = %s AND w.currency = %s AND g.id = %s""",
+            (str(uuid.uuid4()), token, expires_in_seconds, user, currency, game))
+    return token
+
+
+def expire_session(url: str, token: str) -> None:
+    with admin_conn(url) as conn:
+        conn.execute("UPDATE casino_game_sessions SET expires_at = now() - interval '1 second' "
+                     "WHERE token_hash = sha256(convert_to(%s, 'UTF8'))", (token,))
+
+
+def wallet(url: str, user: str = ALICE, currency: str = "USD") -> tuple[int, int]:
+    with admin_conn(url) as conn:
+        row = conn.execute("SELECT playable_balance, redeemable_balance FROM casino_wallets "
+                           "WHERE user_id = %s AND currency = %s", (user, currency)).fetchone()
+    return row[0], row[1]
+
+
+def new_id(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4()}"
