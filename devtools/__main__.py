@@ -27,8 +27,10 @@ def _local_env() -> None:
 
 def _database() -> str:
     from .localdb import app_database_url
+    from wallet_common.settings import reload_settings
     url = app_database_url()
     os.environ["DATABASE_URL"] = url
+    reload_settings()
     return url
 
 

@@ -35,6 +35,7 @@ CASINO_CODE = "demo-casino"
 # examples work without a launch. Seeded for local development only.
 DEV_SESSION_ID = "44444444-4444-4444-8444-444444444444"
 DEV_SESSION_TOKEN = "dev-session-alice-usd-0000000000000000000000"
+DEV_PROVIDER_SESSION_ID = "dev-provider-session"
 
 
 def ensure_roles(conn: psycopg.Connection) -> None:
@@ -127,14 +128,25 @@ def seed(url: str, *, quiet: bool = False) -> None:
             """INSERT INTO casino_game_sessions (id, token_hash, user_id, wallet_id, game_id, provider_id,
                    currency, status, provider_session_id, expires_at)
                SELECT %s, sha256(convert_to(%s, 'UTF8')), %s, w.id, %s, %s, 'USD', 'active',
-                      'dev-provider-session', now() + interval '10 years'
+                      %s, now() + interval '10 years'
                  FROM casino_wallets w WHERE w.user_id = %s AND w.currency = 'USD'
                ON CONFLICT (id) DO NOTHING""",
-            (DEV_SESSION_ID, DEV_SESSION_TOKEN, ALICE, GAME, provider_id, ALICE))
-        conn.execute("""INSERT INTO provider_casinos (code, name, callback_base_url, secret_ref)
-                        VALUES (%s, 'Demo Casino', %s, 'CASINO_SECRET')
-                        ON CONFLICT (code) DO UPDATE SET callback_base_url = EXCLUDED.callback_base_url""",
-                     (CASINO_CODE, settings.casino_base_url))
+            (DEV_SESSION_ID, DEV_SESSION_TOKEN, ALICE, GAME, provider_id, DEV_PROVIDER_SESSION_ID, ALICE))
+        casino_id = conn.execute(
+            """INSERT INTO provider_casinos (code, name, callback_base_url, secret_ref)
+               VALUES (%s, 'Demo Casino', %s, 'CASINO_SECRET')
+               ON CONFLICT (code) DO UPDATE SET callback_base_url = EXCLUDED.callback_base_url
+               RETURNING id""", (CASINO_CODE, settings.casino_base_url)).fetchone()[0]
+        # The provider's side of the dev session, so events/providerSimulate.json works as is.
+        customer_id = conn.execute(
+            """INSERT INTO provider_casino_users (casino_id, casino_player_id) VALUES (%s, %s)
+               ON CONFLICT (casino_id, casino_player_id) DO UPDATE SET casino_player_id = EXCLUDED.casino_player_id
+               RETURNING id""", (casino_id, ALICE)).fetchone()[0]
+        conn.execute(
+            """INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token)
+               SELECT %s, %s, g.id, 'USD', %s FROM provider_games g WHERE g.code = %s
+               ON CONFLICT (id) DO NOTHING""",
+            (DEV_PROVIDER_SESSION_ID, customer_id, DEV_SESSION_TOKEN, GAME_CODE))
     if not quiet:
         print("seed: players alice, bob, carol; games; provider jaqpot; casino demo-casino", file=sys.stderr)
 

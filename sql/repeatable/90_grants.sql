@@ -2,6 +2,9 @@
 -- created by `migrate` (cluster-wide, with passwords from the environment); here each
 -- gets its own side's tables and nothing of the other side's.
 
+-- A recreated public schema (reset) grants nothing by default: say it explicitly.
+GRANT USAGE ON SCHEMA public TO casino_app, provider_app;
+
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 

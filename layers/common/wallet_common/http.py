@@ -1,8 +1,8 @@
 """API Gateway event -> request, and result or error -> response: the one place where
 errors become HTTP.
 
-Flow of every signed callback: raw bytes (base64 aware) -> size -> signature -> strict model
--> one domain call -> response. Nothing goes back a step.
+Flow of every request: raw bytes (base64 aware) -> size -> signature (where signed) ->
+strict model -> one domain call -> response. Nothing goes back a step.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .settings import CASINO_ROLE, get_settings
 
 MAX_BODY_BYTES = 65_536
 M = TypeVar("M", bound=pydantic.BaseModel)
+Handler = Callable[[dict, Any], dict]
 logger = Logger()
 
 
@@ -76,8 +77,8 @@ def error_response(exc: errors.ApiError) -> dict[str, Any]:
     return json_response(exc.status, exc.body_text())
 
 
-def guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Runs a request; a contract error becomes its response, anything else a logged 500."""
+def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A contract error becomes its response; anything else is a bug: logged, 500."""
     try:
         return work()
     except errors.ApiError as exc:
@@ -89,24 +90,59 @@ def guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return error_response(errors.InternalError())
 
 
-def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Callable[[dict, Any], dict]:
-    """A Lambda handler for a signed provider -> casino money callback."""
+def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handler:
+    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping."""
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict, context: Any) -> dict:
-        def work() -> dict[str, Any]:
-            request = APIGatewayProxyEvent(event)
-            body = raw_body(request)
-            check_size(body)
-            verify_signature(body, request.headers.get(signing.CASINO_SIGNATURE_HEADER),
-                             get_settings().secret("casino_secret"))
-            parsed = parse(model, body)
-            transaction_id = getattr(parsed, "transaction_id", None)
-            logger.set_correlation_id(transaction_id or request.request_context.request_id)
-            outcome = db.run(CASINO_ROLE, lambda conn: operation(conn, parsed))
-            logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
-            return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
-
-        return guarded(work)
+        request = APIGatewayProxyEvent(event)
+        logger.set_correlation_id(request.request_context.request_id)
+        return _guarded(lambda: work(request))
 
     return handler
+
+
+def read_body(request: APIGatewayProxyEvent, *, signature_header: str | None = None,
+              secret_name: str | None = None) -> bytes:
+    """The raw body, size-checked and - for signed endpoints - verified before any parsing."""
+    body = raw_body(request)
+    check_size(body)
+    if signature_header and secret_name:
+        verify_signature(body, request.headers.get(signature_header), get_settings().secret(secret_name))
+    return body
+
+
+def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Handler:
+    """A signed provider -> casino money callback: one ledger call, exact stored responses."""
+
+    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+        body = read_body(request, signature_header=signing.CASINO_SIGNATURE_HEADER, secret_name="casino_secret")
+        parsed = parse(model, body)
+        transaction_id = getattr(parsed, "transaction_id", None)
+        if transaction_id:
+            logger.set_correlation_id(transaction_id)
+        outcome = db.run(CASINO_ROLE, lambda conn: operation(conn, parsed))
+        logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
+        return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
+
+    return api_handler(work)
+
+
+def json_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]], *,
+                  signature_header: str | None = None, secret_name: str | None = None) -> Handler:
+    """A JSON endpoint answering 200 with operation(parsed); signed when a header is given."""
+
+    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+        body = read_body(request, signature_header=signature_header, secret_name=secret_name)
+        return ok(operation(parse(model, body)))
+
+    return api_handler(work)
+
+
+def health_response(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """200 with the check's report; 503 (with the contract's error body) when the database is down."""
+    try:
+        return ok(check())
+    except errors.ServiceUnavailable as exc:
+        exc.extra.update(status="error", database="unavailable")
+        return error_response(exc)

@@ -23,13 +23,16 @@ class Settings(BaseModel):
     provider_code: str = "jaqpot"
     casino_code: str = "demo-casino"
     provider_base_url: str = "http://127.0.0.1:3000"
+    #: where players' browsers load the provider's games (the launchUrl's base)
+    provider_public_url: str = "http://127.0.0.1:3000"
     casino_base_url: str = "http://127.0.0.1:3000"
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     http_connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    http_read_timeout_seconds: float = Field(default=10.0, gt=0)
-    http_max_attempts: int = Field(default=4, ge=1, le=10)
+    http_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
+    http_max_attempts: int = Field(default=3, ge=1, le=10)
     http_backoff_base_seconds: float = Field(default=0.1, ge=0)
-    http_backoff_max_seconds: float = Field(default=2.0, ge=0)
+    http_backoff_max_seconds: float = Field(default=1.0, ge=0)
 
     def dsn_for(self, role: str) -> str:
         """Connection string for a side's role: its own URL, or DATABASE_URL with that role."""
@@ -42,6 +45,12 @@ class Settings(BaseModel):
         params = conninfo_to_dict(self.database_url.get_secret_value())
         params.update(user=role, password=password.get_secret_value())
         return make_conninfo(**params)
+
+    def secret_by_ref(self, ref: str) -> str:
+        """A secret named by a database row's secret_ref (an env var name, never the value)."""
+        if ref not in ("CASINO_SECRET", "PROVIDER_SECRET"):
+            raise RuntimeError(f"unsupported secret reference {ref!r}")
+        return self.secret(ref.lower())
 
     def secret(self, name: str) -> str:
         value: SecretStr | None = getattr(self, name)

@@ -1,0 +1,195 @@
+"""The game provider: launch, simulate (plays a round against the casino's wallet API over
+signed HTTP) and health (PROTOCOL §7). Runs as the provider role and touches only
+provider_* tables; money moves only through the casino's API."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from . import db, errors, queries
+from .models import ProviderLaunchRequest, ProviderSimulateRequest
+from .round_plan import PlannedAction, plan_round, rescue_rollback_id, transaction_ids
+from .settings import PROVIDER_ROLE, Settings, get_settings
+from .signed_client import CallResult, RetryPolicy, SignedClient
+from .signing import CASINO_SIGNATURE_HEADER
+
+
+# ------------------------------------------------------------------ launch
+
+def launch(req: ProviderLaunchRequest) -> dict[str, Any]:
+    settings = get_settings()
+    casino_code = req.casino_code or settings.casino_code
+    provider_session_id = f"ps-{secrets.token_hex(12)}"
+
+    def work(conn: Any) -> None:
+        with conn.transaction():
+            casino = conn.execute(queries.PROVIDER_CASINO, (casino_code,)).fetchone()
+            if casino is None:
+                raise errors.ValidationError(details=[{"field": "casinoCode", "message": "Unknown casino."}])
+            game = conn.execute(queries.PROVIDER_GAME, (req.game_id,)).fetchone()
+            if game is None:
+                raise errors.GameNotFound("No active game has this gameId at the provider.")
+            customer = conn.execute(queries.PROVIDER_CUSTOMER, (casino[0], req.player_id)).fetchone()
+            conn.execute(queries.PROVIDER_CREATE_SESSION, (provider_session_id, customer[0], game[0],
+                                                           req.currency, req.session_token))
+
+    db.run(PROVIDER_ROLE, work)
+    launch_url = f"{settings.provider_public_url.rstrip('/')}/games/{req.game_id}?session={provider_session_id}"
+    return {"providerSessionId": provider_session_id, "launchUrl": launch_url}
+
+
+# ------------------------------------------------------------------ health
+
+def health() -> dict[str, Any]:
+    db.run(PROVIDER_ROLE, lambda conn: conn.execute(queries.HEALTH).fetchone())
+    return {"status": "ok", "database": "ok"}
+
+
+# ------------------------------------------------------------------ simulate
+
+ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback"}
+
+
+def casino_client(settings: Settings, secret_ref: str) -> SignedClient:
+    policy = RetryPolicy(max_attempts=settings.http_max_attempts,
+                         connect_timeout=settings.http_connect_timeout_seconds,
+                         read_timeout=settings.http_read_timeout_seconds,
+                         backoff_base=settings.http_backoff_base_seconds,
+                         backoff_max=settings.http_backoff_max_seconds)
+    return SignedClient(settings.secret_by_ref(secret_ref), CASINO_SIGNATURE_HEADER, policy)
+
+
+def _code(result: CallResult) -> str:
+    if result.status == 200:
+        return "OK"
+    body = result.json()
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("code"):
+        return str(body["error"]["code"])
+    return "NO_RESPONSE" if result.status is None else f"HTTP_{result.status}"
+
+
+@dataclass
+class RoundPlayer:
+    """Plays one planned round against the casino and records every callback."""
+    client: SignedClient
+    base_url: str
+    token: str
+    currency: str
+    round_id: str
+    game_round_id: int
+    duplicate: bool
+    effects: int = 0
+    report: list[dict[str, Any]] = field(default_factory=list)
+
+    def balance(self) -> int:
+        result = self.client.post(f"{self.base_url}/casino/getBalance", {"sessionToken": self.token})
+        body = result.json()
+        if result.status != 200 or not isinstance(body, dict) or type(body.get("balance")) is not int:
+            raise errors.ProviderError(f"The casino did not report a balance (HTTP {result.status or 'no answer'}).")
+        return body["balance"]
+
+    def payload(self, action: PlannedAction, txid: str, bet_ids: dict[int, str]) -> dict[str, Any]:
+        base = {"sessionToken": self.token, "transactionId": txid}
+        if action.type == "rollback":
+            return {**base, "betTransactionId": bet_ids[action.bet_index], "roundId": self.round_id}
+        money = {**base, "roundId": self.round_id, "amount": action.amount, "currency": self.currency}
+        if action.type == "bet":
+            return money
+        if action.bet_index is not None:
+            money["betTransactionId"] = bet_ids[action.bet_index]
+        if action.close:
+            money["roundClosed"] = True
+        return money
+
+    def send(self, action_type: str, index: int, endpoint: str, txid: str, amount: int,
+             payload: dict[str, Any]) -> CallResult:
+        result = self.client.post(f"{self.base_url}/casino/{endpoint}", payload)
+        body = result.json()
+        balance = body.get("balance") if isinstance(body, dict) and type(body.get("balance")) is int else None
+        db.run(PROVIDER_ROLE, lambda conn: conn.execute(queries.PROVIDER_RECORD_BET, (
+            self.game_round_id, index, action_type, endpoint, txid, amount,
+            Jsonb([a.as_json() for a in result.attempts]), result.status, _code(result), balance)))
+        return result
+
+    def effect(self, action_type: str, amount: int, result: CallResult) -> int:
+        """Money the casino moved for a first-time accepted answer (a replay moved none)."""
+        if result.status != 200 or result.replayed:
+            return 0
+        if action_type == "bet":
+            return -amount
+        if action_type == "rollback":
+            body = result.json()
+            return int(body.get("rolledBackAmount", 0)) if isinstance(body, dict) else 0
+        return amount
+
+    def play(self, action: PlannedAction, txid: str, bet_ids: dict[int, str]) -> None:
+        endpoint = ENDPOINT[action.type]
+        payload = self.payload(action, txid, bet_ids)
+        result = self.send(action.type, action.index, endpoint, txid, action.amount, payload)
+        self.effects += self.effect(action.type, action.amount, result)
+        entry = self._entry(action.type, len(self.report), txid, action.amount, result)
+        if self.duplicate:
+            again = self.send(action.type, action.index, endpoint, txid, action.amount, payload)
+            self.effects += self.effect(action.type, action.amount, again)
+            entry["duplicate"] = {"httpStatus": again.status, "replayed": again.replayed,
+                                  "matched": again.status == result.status and again.last.body == result.last.body}
+        self.report.append(entry)
+        if action.type == "bet" and not result.definitive:
+            self.rescue(txid, action)
+
+    def rescue(self, bet_txid: str, action: PlannedAction) -> None:
+        """A debit with no definitive answer is rolled back (the casino's tombstone makes this
+        safe whether or not the debit was applied)."""
+        txid = rescue_rollback_id(bet_txid)
+        payload = {"sessionToken": self.token, "transactionId": txid, "betTransactionId": bet_txid,
+                   "roundId": self.round_id}
+        result = self.send("rollback", action.index, "rollback", txid, action.amount, payload)
+        # No effect either way: a refund means the debit had been applied and the two cancel
+        # out; a tombstone (rolledBackAmount 0) means it never was and never will be.
+        entry = self._entry("rollback", len(self.report), txid, action.amount, result)
+        entry["rescue"] = True
+        self.report.append(entry)
+
+    @staticmethod
+    def _entry(action_type: str, index: int, txid: str, amount: int, result: CallResult) -> dict[str, Any]:
+        body = result.json()
+        balance = body.get("balance") if isinstance(body, dict) and type(body.get("balance")) is int else None
+        return {"type": action_type, "index": index, "transactionId": txid, "amount": amount,
+                "httpStatus": result.status, "code": _code(result), "balance": balance,
+                "attempts": len(result.attempts), "replayed": result.replayed}
+
+
+def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
+    settings = get_settings()
+    plan = plan_round(req)
+
+    def lookup(conn: Any) -> dict[str, Any] | None:
+        return conn.cursor(row_factory=dict_row).execute(queries.PROVIDER_SESSION,
+                                                         (req.provider_session_id,)).fetchone()
+
+    session = db.run(PROVIDER_ROLE, lookup)
+    if session is None or session["casino_disabled"]:
+        raise errors.SessionNotFound("No provider session has this providerSessionId.")
+    round_id = req.round_id or f"rnd-{uuid.uuid4().hex}"
+    txids = transaction_ids(round_id, plan)
+    bet_ids = {a.bet_index: txids[a.index] for a in plan if a.type == "bet"}
+    game_round_id = db.run(PROVIDER_ROLE, lambda conn: conn.execute(
+        queries.PROVIDER_CREATE_ROUND, (round_id, session["id"])).fetchone()[0])
+    player = RoundPlayer(casino_client(settings, session["secret_ref"]),
+                         session["callback_base_url"].rstrip("/"), session["casino_session_token"],
+                         session["currency"], round_id, game_round_id, bool(req.duplicate_callbacks))
+    start = player.balance()
+    for action in plan:
+        player.play(action, txids[action.index], bet_ids)
+    final = player.balance()
+    expected = start + player.effects
+    consistent = final == expected
+    db.run(PROVIDER_ROLE, lambda conn: conn.execute(queries.PROVIDER_FINISH_ROUND, (
+        start, final, expected, consistent, game_round_id)))
+    return {"roundId": round_id, "startingBalance": start, "finalBalance": final,
+            "expectedFinalBalance": expected, "consistent": consistent, "actions": player.report}
