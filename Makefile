@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test venv tools lint sam-check migrate seed reset reconcile events invoke clean
+.PHONY: run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }
@@ -41,7 +41,7 @@ tools: $(TOOLS)/.installed
 sam-check: tools  ## sam validate --lint, cfn-lint and sam build (needs python3.12)
 	scripts/sam-check.sh
 
-migrate seed reconcile events: venv
+migrate seed reconcile events simulate: venv
 	$(PY) -m devtools $@
 
 reset: venv

@@ -1,4 +1,4 @@
-"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events"""
+"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | simulate"""
 from __future__ import annotations
 
 import argparse
@@ -115,12 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
     sub.add_parser("events", help="regenerate the signed sample events in events/")
+    p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
+    p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
     args = parser.parse_args(argv)
 
     if args.command in ("run", "serve"):
         return cmd_serve(args, prepare=args.command == "run")
     if args.command == "invoke":
         return cmd_invoke(args)
+    if args.command == "simulate":
+        from .simulate import main as simulate_main
+        return simulate_main(args.base_url)
     if args.command == "events":
         from .events import write_events
         _local_env()

