@@ -63,10 +63,10 @@ def _create_session(conn: psycopg.Connection, req: LaunchGameRequest, session_id
             raise errors.UserNotFound()
         if row["user_status"] == "blocked":
             raise errors.PlayerBlocked()
-        if row["game_id"] is None or not row["game_active"] or row["provider_disabled"]:
-            raise errors.GameNotFound()
         if row["wallet_id"] is None:
             raise errors.WalletNotFound()
+        if row["game_id"] is None or not row["game_active"] or row["provider_disabled"]:
+            raise errors.GameNotFound()
         expires_at = cur.execute(queries.CREATE_SESSION, {
             "id": session_id, "token_hash": token_hash(token), "user_id": req.user_id,
             "wallet_id": row["wallet_id"], "game_id": row["game_id"], "provider_id": row["provider_id"],
