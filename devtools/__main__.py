@@ -26,8 +26,9 @@ def _local_env() -> None:
 
 
 def _database() -> str:
-    from .localdb import app_database_url
     from wallet_common.settings import reload_settings
+
+    from .localdb import app_database_url
     url = app_database_url()
     os.environ["DATABASE_URL"] = url
     reload_settings()

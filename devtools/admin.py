@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-
 from wallet_common import errors
 from wallet_common.settings import CASINO_ROLE, PROVIDER_ROLE, get_settings
 

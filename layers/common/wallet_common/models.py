@@ -5,7 +5,7 @@ are ignored (the signature still covers them). Field names are camelCase on the 
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -96,7 +96,7 @@ class CloseAction(WireModel):
     type: Literal["close"]
 
 
-Action = Annotated[Union[BetAction, WinAction, RollbackAction, CloseAction], Field(discriminator="type")]
+Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction, Field(discriminator="type")]
 MAX_ACTIONS = 100
 
 

@@ -18,7 +18,6 @@ from .settings import PROVIDER_ROLE, Settings, get_settings
 from .signed_client import CallResult, RetryPolicy, SignedClient
 from .signing import CASINO_SIGNATURE_HEADER
 
-
 # ------------------------------------------------------------------ launch
 
 def launch(req: ProviderLaunchRequest) -> dict[str, Any]:
