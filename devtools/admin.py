@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 from wallet_common import errors
 from wallet_common.settings import CASINO_ROLE, PROVIDER_ROLE, get_settings
 
@@ -88,16 +89,22 @@ def migrate(url: str, *, quiet: bool = False) -> list[str]:
     return applied
 
 
+def _returned(row: tuple | None) -> object:
+    if row is None:
+        raise RuntimeError("an upsert ... RETURNING returned no row")
+    return row[0]
+
+
 def seed(url: str, *, quiet: bool = False) -> None:
     """The PROTOCOL §8 fixtures, with fixed ids. Idempotent: existing rows are kept (base
     URLs are refreshed from the environment)."""
     settings = get_settings()
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        provider_id = conn.execute(
+        provider_id = _returned(conn.execute(
             """INSERT INTO casino_game_providers (code, name, api_base_url, secret_ref)
                VALUES (%s, 'Jaqpot Games', %s, 'PROVIDER_SECRET')
                ON CONFLICT (code) DO UPDATE SET api_base_url = EXCLUDED.api_base_url
-               RETURNING id""", (PROVIDER_CODE, settings.provider_base_url)).fetchone()[0]
+               RETURNING id""", (PROVIDER_CODE, settings.provider_base_url)).fetchone())
         for game_id, code, name, active in ((GAME, GAME_CODE, "Book of Jaqpot", True),
                                             (INACTIVE_GAME, INACTIVE_GAME_CODE, "Classic Fruits", False)):
             conn.execute("""INSERT INTO casino_games (id, provider_id, provider_game_id, name, min_bet, max_bet, active)
@@ -131,16 +138,16 @@ def seed(url: str, *, quiet: bool = False) -> None:
                  FROM casino_wallets w WHERE w.user_id = %s AND w.currency = 'USD'
                ON CONFLICT (id) DO NOTHING""",
             (DEV_SESSION_ID, DEV_SESSION_TOKEN, ALICE, GAME, provider_id, DEV_PROVIDER_SESSION_ID, ALICE))
-        casino_id = conn.execute(
+        casino_id = _returned(conn.execute(
             """INSERT INTO provider_casinos (code, name, callback_base_url, secret_ref)
                VALUES (%s, 'Demo Casino', %s, 'CASINO_SECRET')
                ON CONFLICT (code) DO UPDATE SET callback_base_url = EXCLUDED.callback_base_url
-               RETURNING id""", (CASINO_CODE, settings.casino_base_url)).fetchone()[0]
+               RETURNING id""", (CASINO_CODE, settings.casino_base_url)).fetchone())
         # The provider's side of the dev session, so events/providerSimulate.json works as is.
-        customer_id = conn.execute(
+        customer_id = _returned(conn.execute(
             """INSERT INTO provider_casino_users (casino_id, casino_player_id) VALUES (%s, %s)
                ON CONFLICT (casino_id, casino_player_id) DO UPDATE SET casino_player_id = EXCLUDED.casino_player_id
-               RETURNING id""", (casino_id, ALICE)).fetchone()[0]
+               RETURNING id""", (casino_id, ALICE)).fetchone())
         conn.execute(
             """INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token)
                SELECT %s, %s, g.id, 'USD', %s FROM provider_games g WHERE g.code = %s
@@ -184,9 +191,7 @@ class Reconciliation:
 def reconcile(url: str) -> Reconciliation:
     """PROTOCOL §9 for every wallet, and the rollback rules over the whole ledger."""
     with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute((CHECKS / "reconcile.sql").read_text())
-        names = [d.name for d in cur.description]
-        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        rows = conn.cursor(row_factory=dict_row).execute((CHECKS / "reconcile.sql").read_text()).fetchall()
         violations = [row[0] for row in conn.execute((CHECKS / "violations.sql").read_text())]
     return Reconciliation(rows, violations)
 

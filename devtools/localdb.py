@@ -56,11 +56,11 @@ def server_url() -> str:
 def with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def is_embedded(url: str) -> bool:
-    host = conninfo_to_dict(url).get("host") or ""
+    host = str(conninfo_to_dict(url).get("host") or "")
     return str(DATA_DIR) in host or host.startswith(str(ROOT))
 
 

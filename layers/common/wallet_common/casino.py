@@ -67,11 +67,12 @@ def _create_session(conn: psycopg.Connection, req: LaunchGameRequest, session_id
             raise errors.WalletNotFound()
         if row["game_id"] is None or not row["game_active"] or row["provider_disabled"]:
             raise errors.GameNotFound()
-        expires_at = cur.execute(queries.CREATE_SESSION, {
+        created = cur.execute(queries.CREATE_SESSION, {
             "id": session_id, "token_hash": token_hash(token), "user_id": req.user_id,
             "wallet_id": row["wallet_id"], "game_id": row["game_id"], "provider_id": row["provider_id"],
-            "currency": req.currency, "ttl": ttl}).fetchone()["expires_at"]
-    return row, expires_at
+            "currency": req.currency, "ttl": ttl}).fetchone()
+        assert created is not None  # INSERT ... RETURNING always returns the row
+    return row, created["expires_at"]
 
 
 def launch(req: LaunchGameRequest) -> Launch:

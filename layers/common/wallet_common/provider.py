@@ -33,8 +33,8 @@ def launch(req: ProviderLaunchRequest) -> dict[str, Any]:
             game = conn.execute(queries.PROVIDER_GAME, (req.game_id,)).fetchone()
             if game is None:
                 raise errors.GameNotFound("No active game has this gameId at the provider.")
-            customer = conn.execute(queries.PROVIDER_CUSTOMER, (casino[0], req.player_id)).fetchone()
-            conn.execute(queries.PROVIDER_CREATE_SESSION, (provider_session_id, customer[0], game[0],
+            customer = _one(conn.execute(queries.PROVIDER_CUSTOMER, (casino[0], req.player_id)).fetchone())
+            conn.execute(queries.PROVIDER_CREATE_SESSION, (provider_session_id, customer, game[0],
                                                            req.currency, req.session_token))
 
     db.run(PROVIDER_ROLE, work)
@@ -50,6 +50,12 @@ def health() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ simulate
+
+def _one(row: tuple[Any, ...] | None) -> Any:
+    if row is None:
+        raise RuntimeError("INSERT ... RETURNING returned no row")
+    return row[0]
+
 
 ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback"}
 
@@ -95,6 +101,7 @@ class RoundPlayer:
     def payload(self, action: PlannedAction, txid: str, bet_ids: dict[int, str]) -> dict[str, Any]:
         base = {"sessionToken": self.token, "transactionId": txid}
         if action.type == "rollback":
+            assert action.bet_index is not None  # the plan gives every rollback its bet
             return {**base, "betTransactionId": bet_ids[action.bet_index], "roundId": self.round_id}
         money = {**base, "roundId": self.round_id, "amount": action.amount, "currency": self.currency}
         if action.type == "bet":
@@ -176,9 +183,9 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
         raise errors.SessionNotFound("No provider session has this providerSessionId.")
     round_id = req.round_id or f"rnd-{uuid.uuid4().hex}"
     txids = transaction_ids(round_id, plan)
-    bet_ids = {a.bet_index: txids[a.index] for a in plan if a.type == "bet"}
-    game_round_id = db.run(PROVIDER_ROLE, lambda conn: conn.execute(
-        queries.PROVIDER_CREATE_ROUND, (round_id, session["id"])).fetchone()[0])
+    bet_ids = {a.bet_index: txids[a.index] for a in plan if a.type == "bet" and a.bet_index is not None}
+    game_round_id = db.run(PROVIDER_ROLE, lambda conn: _one(conn.execute(
+        queries.PROVIDER_CREATE_ROUND, (round_id, session["id"])).fetchone()))
     player = RoundPlayer(casino_client(settings, session["secret_ref"]),
                          session["callback_base_url"].rstrip("/"), session["casino_session_token"],
                          session["currency"], round_id, game_round_id, bool(req.duplicate_callbacks))

@@ -44,7 +44,7 @@ class Settings(BaseModel):
         password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
         params = conninfo_to_dict(self.database_url.get_secret_value())
         params.update(user=role, password=password.get_secret_value())
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     def secret_by_ref(self, ref: str) -> str:
         """A secret named by a database row's secret_ref (an env var name, never the value)."""
