@@ -15,6 +15,9 @@ DEV_ENV = {
     "CASINO_SECRET": "dev-casino-secret",
     "PROVIDER_SECRET": "dev-provider-secret",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # No CloudWatch or X-Ray here: keep EMF lines and trace segments out of the terminal.
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 

@@ -13,6 +13,9 @@ import pytest
 from devtools import admin, localdb
 
 DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
+# No CloudWatch/X-Ray in tests (a test that checks metrics turns them on for itself).
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.fixture(scope="session")

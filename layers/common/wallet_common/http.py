@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pydantic
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import db, errors, signing
@@ -23,7 +24,17 @@ from .settings import CASINO_ROLE, get_settings
 MAX_BODY_BYTES = 65_536
 M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[dict, Any], dict]
+# Logger: JSON lines, correlation id = transactionId (or the API request id). Request bodies,
+# session tokens and secrets are never logged. Metrics: CloudWatch EMF (namespace from
+# POWERTOOLS_METRICS_NAMESPACE). Tracer: X-Ray, on handlers and the outgoing HTTP client.
 logger = Logger()
+metrics = Metrics(namespace="CasinoWallet")
+tracer = Tracer()
+CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollbacks"}
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def raw_body(event: APIGatewayProxyEvent) -> bytes:
@@ -84,6 +95,8 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except errors.ApiError as exc:
         if exc.status >= 500:
             logger.warning("request failed", extra={"code": exc.code})
+        if isinstance(exc, errors.InvalidSignature):
+            count("SignatureFailures")
         return error_response(exc)
     except Exception:
         logger.exception("unhandled error")
@@ -94,9 +107,14 @@ def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handl
     """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping."""
 
     @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict, context: Any) -> dict:
         request = APIGatewayProxyEvent(event)
         logger.set_correlation_id(request.request_context.request_id)
+        if "endpoint" not in metrics.dimension_set:  # kept when metrics are disabled (no flush)
+            metrics.add_dimension(name="endpoint", value=request.path or "unknown")
+        count("Requests")
         return _guarded(lambda: work(request))
 
     return handler
@@ -112,6 +130,17 @@ def read_body(request: APIGatewayProxyEvent, *, signature_header: str | None = N
     return body
 
 
+def count_outcome(endpoint: str, outcome: Outcome) -> None:
+    if outcome.replayed:
+        count("Replays")
+    elif outcome.status == 402:
+        count("InsufficientFunds")
+    elif outcome.status == 200 and endpoint in CALLBACK_METRIC:
+        count(CALLBACK_METRIC[endpoint])
+        if endpoint == "rollback" and json.loads(outcome.body).get("tombstone") is True:
+            count("Tombstones")
+
+
 def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Handler:
     """A signed provider -> casino money callback: one ledger call, exact stored responses."""
 
@@ -122,6 +151,7 @@ def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> H
         if transaction_id:
             logger.set_correlation_id(transaction_id)
         outcome = db.run(CASINO_ROLE, lambda conn: operation(conn, parsed))
+        count_outcome(operation.__name__, outcome)
         logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
         return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
 

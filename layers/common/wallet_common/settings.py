@@ -1,8 +1,10 @@
 """Settings as one validated object, read from the environment once per container."""
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, Field, SecretStr
@@ -19,6 +21,16 @@ class Settings(BaseModel):
     provider_db_password: SecretStr = SecretStr("provider_app_local")
     casino_secret: SecretStr | None = None
     provider_secret: SecretStr | None = None
+    # Deployed: secrets live in AWS Secrets Manager, named by ARN, read through Powertools
+    # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
+    casino_secret_arn: str | None = None
+    provider_secret_arn: str | None = None
+    casino_database_secret_arn: str | None = None
+    provider_database_secret_arn: str | None = None
+    #: RDS Proxy (or any) endpoint overriding the host in the database secrets
+    database_host: str | None = None
+    database_sslmode: str = "prefer"
+    secrets_cache_seconds: int = Field(default=300, ge=0)
     session_ttl_seconds: int = Field(default=1800, ge=1)
     provider_code: str = "jaqpot"
     casino_code: str = "demo-casino"
@@ -35,10 +47,17 @@ class Settings(BaseModel):
     http_backoff_max_seconds: float = Field(default=1.0, ge=0)
 
     def dsn_for(self, role: str) -> str:
-        """Connection string for a side's role: its own URL, or DATABASE_URL with that role."""
+        """Connection string for a side's role: its own URL, its own Secrets Manager secret
+        (RDS format: username, password, host, port, dbname), or DATABASE_URL with that role."""
         explicit = self.casino_database_url if role == CASINO_ROLE else self.provider_database_url
         if explicit is not None:
             return explicit.get_secret_value()
+        secret_arn = self.casino_database_secret_arn if role == CASINO_ROLE else self.provider_database_secret_arn
+        if secret_arn:
+            creds = json.loads(fetch_secret(secret_arn, self.secrets_cache_seconds))
+            return make_conninfo("", host=self.database_host or creds["host"], port=creds.get("port", 5432),
+                                 dbname=creds.get("dbname", "postgres"), user=creds["username"],
+                                 password=creds["password"], sslmode=self.database_sslmode)
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL (or CASINO_DATABASE_URL/PROVIDER_DATABASE_URL) is not set")
         password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
@@ -53,10 +72,21 @@ class Settings(BaseModel):
         return self.secret(ref.lower())
 
     def secret(self, name: str) -> str:
+        arn: str | None = getattr(self, f"{name}_arn", None)
+        if arn:
+            return fetch_secret(arn, self.secrets_cache_seconds)
         value: SecretStr | None = getattr(self, name)
         if value is None or not value.get_secret_value():
             raise RuntimeError(f"{name.upper()} is not set")
         return value.get_secret_value()
+
+
+def fetch_secret(arn: str, max_age: int) -> str:
+    """A Secrets Manager secret string, cached by Powertools for max_age seconds."""
+    from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
+
+    value: Any = parameters.get_secret(arn, max_age=max_age)
+    return value if isinstance(value, str) else bytes(value).decode("utf-8")
 
 
 @lru_cache(maxsize=1)

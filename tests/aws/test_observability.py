@@ -1,0 +1,58 @@
+"""Logs carry a correlation id and never a session token or a secret; metrics are emitted
+as CloudWatch EMF per endpoint."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import CASINO_SECRET, call, new_id, new_session
+from wallet_common.http import logger
+
+
+@pytest.fixture
+def info_logs():
+    previous = logger.log_level
+    logger.setLevel("INFO")
+    yield
+    logger.setLevel(previous)
+
+
+def _lines(text: str) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def test_logs_have_correlation_id_and_no_token_or_secret(database_url, info_logs, capfd):
+    token = new_session(database_url)
+    txid = new_id("log")
+    payload = {"sessionToken": token, "transactionId": txid, "roundId": new_id("r"), "amount": 7, "currency": "USD"}
+    assert call("/casino/debit", payload).status == 200
+    assert call("/casino/debit", payload, sign_with="wrong-secret").status == 401
+    assert call("/casino/getBalance", {"sessionToken": token}).status == 200
+    out = capfd.readouterr()  # the Logger writes to the process's stdout
+    text = out.out + out.err
+    assert token not in text
+    assert CASINO_SECRET not in text
+    records = _lines(text)
+    answered = [r for r in records if r.get("message") == "callback answered"]
+    assert any(r.get("correlation_id") == txid for r in answered), records
+
+
+def test_metrics_emitted_per_endpoint(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    token = new_session(database_url)
+    payload = {"sessionToken": token, "transactionId": new_id("m"), "roundId": new_id("r"), "amount": 3, "currency": "USD"}
+    capsys.readouterr()
+    assert call("/casino/debit", payload).status == 200
+    assert call("/casino/debit", payload).status == 200  # replay
+    emf = [r for r in _lines(capsys.readouterr().out) if "_aws" in r]
+    metric_names = [{m["Name"] for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]} for r in emf]
+    assert any("Debits" in names for names in metric_names), emf
+    assert any("Replays" in names for names in metric_names), emf
+    assert all(r.get("endpoint") == "/casino/debit" for r in emf if "Debits" in r or "Replays" in r), emf
