@@ -2,19 +2,27 @@
 as CloudWatch EMF per endpoint."""
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import pytest
+from wallet_common.http import logger
 
 from tests.support import CASINO_SECRET, call, new_id, new_session
-from wallet_common.http import logger
 
 
 @pytest.fixture
 def info_logs():
+    """Everything the handlers' Logger writes, as Lambda would ship it (JSON lines)."""
     previous = logger.log_level
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
     logger.setLevel("INFO")
-    yield
+    yield buffer
+    logger.removeHandler(handler)
     logger.setLevel(previous)
 
 
@@ -28,15 +36,14 @@ def _lines(text: str) -> list[dict]:
     return out
 
 
-def test_logs_have_correlation_id_and_no_token_or_secret(database_url, info_logs, capfd):
+def test_logs_have_correlation_id_and_no_token_or_secret(database_url, info_logs):
     token = new_session(database_url)
     txid = new_id("log")
     payload = {"sessionToken": token, "transactionId": txid, "roundId": new_id("r"), "amount": 7, "currency": "USD"}
     assert call("/casino/debit", payload).status == 200
     assert call("/casino/debit", payload, sign_with="wrong-secret").status == 401
     assert call("/casino/getBalance", {"sessionToken": token}).status == 200
-    out = capfd.readouterr()  # the Logger writes to the process's stdout
-    text = out.out + out.err
+    text = info_logs.getvalue()
     assert token not in text
     assert CASINO_SECRET not in text
     records = _lines(text)

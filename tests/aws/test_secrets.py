@@ -10,10 +10,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
-
-from tests.support import call, new_id, new_session
 from wallet_common.settings import reload_settings
 from wallet_common.signing import sign
+
+from tests.support import call, new_id, new_session
 
 
 @pytest.fixture
