@@ -1,4 +1,4 @@
-"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | simulate"""
+"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
 from __future__ import annotations
 
 import argparse
@@ -102,6 +102,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+    warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off locally
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     parser = argparse.ArgumentParser(prog="python -m devtools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
     sub.add_parser("events", help="regenerate the signed sample events in events/")
+    p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
+    p.add_argument("--check", action="store_true")
     p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
     p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
     args = parser.parse_args(argv)
@@ -127,6 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args, prepare=args.command == "run")
     if args.command == "invoke":
         return cmd_invoke(args)
+    if args.command == "openapi":
+        from . import openapi
+        if args.check:
+            current = openapi.OUTPUT.read_text() if openapi.OUTPUT.exists() else ""
+            if current != openapi.render():
+                print("docs/openapi.json is out of date: run `python -m devtools openapi`", file=sys.stderr)
+                return 1
+            print("docs/openapi.json is up to date")
+            return 0
+        print("docs/openapi.json " + ("written" if openapi.write() else "unchanged"))
+        return 0
     if args.command == "simulate":
         from .simulate import main as simulate_main
         return simulate_main(args.base_url)

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import urllib.parse
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +25,34 @@ from .template import Function, Template
 
 log = logging.getLogger("devserver")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
+DOCS_HTML = b"""<!doctype html><html><head><meta charset="utf-8"><title>Casino wallet API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css", ".json": "application/json",
+                 ".html": "text/html; charset=utf-8", ".png": "image/png"}
+
+
+def docs_asset(path: str) -> tuple[int, str, bytes] | None:
+    """The API docs (not Lambda functions): /openapi.json, /docs and Swagger UI's static files
+    (from the swagger-ui-py wheel)."""
+    if path == "/openapi.json":
+        from .openapi import OUTPUT
+        return 200, CONTENT_TYPES[".json"], OUTPUT.read_bytes()
+    if path in ("/docs", "/docs/"):
+        return 200, CONTENT_TYPES[".html"], DOCS_HTML
+    if path.startswith("/docs/static/"):
+        try:
+            import swagger_ui  # type: ignore[import-untyped]
+        except ImportError:
+            return 404, "text/plain", b"Swagger UI is not installed (pip install swagger-ui-py)"
+        static = Path(swagger_ui.__file__).parent / "static"
+        name = path.removeprefix("/docs/static/")
+        target = (static / name).resolve()
+        if target.parent != static.resolve() or not target.is_file():
+            return 404, "text/plain", b"not found"
+        return 200, CONTENT_TYPES.get(target.suffix, "application/octet-stream"), target.read_bytes()
+    return None
 
 
 class Router:
@@ -35,6 +64,9 @@ class Router:
 
     def find(self, method: str, path: str) -> Function | None:
         return self.routes.get((method, path)) or self.routes.get(("ANY", path))
+
+    def methods(self, path: str) -> list[str]:
+        return sorted(m for m, p in self.routes if p == path)
 
     def load_all(self) -> None:
         for fn in self.routes.values():
@@ -60,8 +92,16 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            asset = docs_asset(url.path) if self.command == "GET" else None
+            if asset is not None:
+                self._send(asset[0], {"Content-Type": asset[1]}, asset[2])
+                return
             fn = router.find(self.command, url.path)
-            if fn is None:
+            allowed = router.methods(url.path) if fn is None else []
+            if fn is None and allowed:
+                status, headers = 405, {"Content-Type": "application/json", "Allow": ", ".join(allowed)}
+                payload = errors.MethodNotAllowed().body_text().encode()
+            elif fn is None:
                 status, headers, payload = 404, {"Content-Type": "application/json"}, errors.NotFound().body_text().encode()
             else:
                 resource = url.path
@@ -90,7 +130,10 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("do_"):  # every method reaches the router (405/404 for the unknown)
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             pass

@@ -3,8 +3,11 @@ direct database access (as the admin) to set up sessions and read balances."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +114,33 @@ def wallet(url: str, user: str = ALICE, currency: str = "USD") -> tuple[int, int
 
 def new_id(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4()}"
+
+
+@contextmanager
+def live_api(database_url: str) -> Iterator[str]:
+    """The local API (template.yaml, in-process) on a free loopback port, with both sides'
+    base URLs in the database pointing at it. Yields the base URL."""
+    import threading
+
+    from devtools.devserver import make_server
+    from wallet_common.settings import reload_settings
+
+    server = make_server("127.0.0.1", 0, template())
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    saved = {k: os.environ.get(k) for k in ("PROVIDER_BASE_URL", "CASINO_BASE_URL", "PROVIDER_PUBLIC_URL")}
+    os.environ.update(PROVIDER_BASE_URL=base, CASINO_BASE_URL=base, PROVIDER_PUBLIC_URL=base)
+    reload_settings()
+    admin.seed(database_url, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        reload_settings()

@@ -149,6 +149,12 @@ class NotFound(ApiError):
     message = "No endpoint is served at this path and method."
 
 
+class MethodNotAllowed(ApiError):
+    """The path exists with another method (local API only)."""
+    status, code = 405, "METHOD_NOT_ALLOWED"
+    message = "This endpoint does not accept this HTTP method."
+
+
 def catalog() -> list[type[ApiError]]:
     """Every contract error class, base class included (INTERNAL_ERROR)."""
     found: list[type[ApiError]] = [ApiError]

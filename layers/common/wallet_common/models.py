@@ -126,3 +126,90 @@ class ProviderLaunchRequest(WireModel):
 
 class ProviderSimulateRequest(RoundSpec):
     provider_session_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+# ------------------------------------------------------------------ responses (documentation)
+# The handlers build responses directly (the ledger returns stored text); these models
+# describe them for docs/openapi.json.
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class BalanceResponse(ResponseModel):
+    balance: int
+    redeemable_balance: int
+    currency: str
+
+
+class MoneyResponse(BalanceResponse):
+    transaction_id: str
+    casino_transaction_id: str
+
+
+class RollbackResponse(MoneyResponse):
+    rolled_back_amount: int
+    tombstone: bool
+
+
+class ErrorDetail(ResponseModel):
+    field: str
+    message: str
+
+
+class ErrorObject(ResponseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorResponse(ResponseModel):
+    error: ErrorObject
+    balance: int | None = Field(default=None, description="INSUFFICIENT_FUNDS only: the balance at that moment")
+
+
+class LaunchGameResponse(ResponseModel):
+    session_id: str
+    session_token: str
+    provider_session_id: str
+    launch_url: str
+    balance: int
+    currency: str
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class ReportAction(ResponseModel):
+    type: Literal["bet", "win", "rollback", "close"]
+    index: int
+    transaction_id: str
+    amount: int
+    http_status: int | None
+    code: str
+    balance: int | None
+    attempts: int
+    replayed: bool = False
+    rescue: bool | None = None
+    duplicate: dict[str, int | bool | None] | None = None
+
+
+class RoundReport(ResponseModel):
+    round_id: str
+    starting_balance: int
+    final_balance: int
+    expected_final_balance: int
+    consistent: bool
+    actions: list[ReportAction]
+
+
+class SimulateRoundResponse(RoundReport):
+    session_id: str
+
+
+class ProviderLaunchResponse(ResponseModel):
+    provider_session_id: str
+    launch_url: str
+
+
+class HealthResponse(ResponseModel):
+    status: str
+    database: str
