@@ -1,26 +1,19 @@
 """migrate, seed, reset and reconcile: the database's life cycle, run as the admin user."""
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import uuid
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
-from wallet_common import errors
-from wallet_common.settings import CASINO_ROLE, PROVIDER_ROLE, get_settings
+from wallet_common.migrations import ensure_roles, migrate  # noqa: F401 - the CLI's migrate
+from wallet_common.settings import get_settings
 
 from . import ROOT
 
-MIGRATIONS = ROOT / "sql" / "migrations"
-REPEATABLE = ROOT / "sql" / "repeatable"
 CHECKS = ROOT / "sql" / "checks"
-# Session settings live on the roles, not in SET statements (RDS Proxy pinning).
-ROLE_SETTINGS = {"statement_timeout": "5s", "lock_timeout": "3s",
-                 "idle_in_transaction_session_timeout": "10s"}
 
 ALICE = "11111111-1111-4111-8111-111111111111"
 BOB = "22222222-2222-4222-8222-222222222222"
@@ -36,57 +29,6 @@ CASINO_CODE = "demo-casino"
 DEV_SESSION_ID = "44444444-4444-4444-8444-444444444444"
 DEV_SESSION_TOKEN = "dev-session-alice-usd-0000000000000000000000"
 DEV_PROVIDER_SESSION_ID = "dev-provider-session"
-
-
-def ensure_roles(conn: psycopg.Connection) -> None:
-    settings = get_settings()
-    passwords = {CASINO_ROLE: settings.casino_db_password, PROVIDER_ROLE: settings.provider_db_password}
-    for role, password in passwords.items():
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        verb = "ALTER" if exists else "CREATE"
-        conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(password.get_secret_value())))
-        for name, value in ROLE_SETTINGS.items():
-            conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
-                sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))
-
-
-def migrate(url: str, *, quiet: bool = False) -> list[str]:
-    """Applies new numbered migrations once (recorded in schema_migrations), then the
-    repeatable files (functions, grants) and the error catalogue. Idempotent."""
-    say = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    applied: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(727272)")  # admin only: one migrate at a time
-            ensure_roles(conn)
-            conn.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
-                                version TEXT PRIMARY KEY, checksum TEXT NOT NULL,
-                                applied_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
-            done = {row[0]: row[1] for row in conn.execute("SELECT version, checksum FROM schema_migrations")}
-            for path in sorted(MIGRATIONS.glob("*.sql")):
-                text = path.read_text()
-                checksum = hashlib.sha256(text.encode()).hexdigest()
-                if path.name in done:
-                    if done[path.name] != checksum:
-                        raise SystemExit(f"migration {path.name} changed after it was applied; "
-                                         "add a new migration instead")
-                    continue
-                say(f"migrate: applying {path.name}")
-                conn.execute(text)
-                conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
-                             (path.name, checksum))
-                applied.append(path.name)
-            for path in sorted(REPEATABLE.glob("*.sql")):
-                conn.execute(path.read_text())
-            for cls in errors.catalog():
-                conn.execute("""INSERT INTO casino_error_catalog (code, http_status, message)
-                                VALUES (%s, %s, %s)
-                                ON CONFLICT (code) DO UPDATE
-                                SET http_status = EXCLUDED.http_status, message = EXCLUDED.message""",
-                             (cls.code, cls.status, cls.message))
-    say(f"migrate: {len(applied)} new migration(s); functions, grants and error catalogue up to date")
-    return applied
 
 
 def _returned(row: tuple | None) -> object:
@@ -200,5 +142,3 @@ def new_test_database_name() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -14,8 +14,8 @@ import os
 import sys
 import time
 import urllib.parse
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from wallet_common import errors

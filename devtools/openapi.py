@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-
 from wallet_common import errors
 from wallet_common import models as m
 
