@@ -30,12 +30,12 @@ ROLE_SETTINGS = {"statement_timeout": "5s", "lock_timeout": "3s",
 
 def ensure_roles(conn: psycopg.Connection) -> None:
     settings = get_settings()
-    passwords = {CASINO_ROLE: settings.casino_db_password, PROVIDER_ROLE: settings.provider_db_password}
-    for role, password in passwords.items():
+    for role in (CASINO_ROLE, PROVIDER_ROLE):
+        password = settings.role_password(role)
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(password.get_secret_value())))
+            sql.SQL(verb), sql.Identifier(role), sql.Literal(password)))
         for name, value in ROLE_SETTINGS.items():
             conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
                 sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
     casino_secret_arn: str | None = None
     provider_secret_arn: str | None = None
+    #: admin (master) credentials, RDS secret format; used by the MigrateFunction
+    database_secret_arn: str | None = None
     casino_database_secret_arn: str | None = None
     provider_database_secret_arn: str | None = None
     #: RDS Proxy (or any) endpoint overriding the host in the database secrets
@@ -52,18 +54,39 @@ class Settings(BaseModel):
         explicit = self.casino_database_url if role == CASINO_ROLE else self.provider_database_url
         if explicit is not None:
             return explicit.get_secret_value()
-        secret_arn = self.casino_database_secret_arn if role == CASINO_ROLE else self.provider_database_secret_arn
+        secret_arn = self._role_secret_arn(role)
         if secret_arn:
-            creds = json.loads(fetch_secret(secret_arn, self.secrets_cache_seconds))
-            return make_conninfo("", host=self.database_host or creds["host"], port=creds.get("port", 5432),
-                                 dbname=creds.get("dbname", "postgres"), user=creds["username"],
-                                 password=creds["password"], sslmode=self.database_sslmode)
+            return self._dsn_from_secret(secret_arn)
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL (or CASINO_DATABASE_URL/PROVIDER_DATABASE_URL) is not set")
-        password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
         params = conninfo_to_dict(self.database_url.get_secret_value())
-        params.update(user=role, password=password.get_secret_value())
+        params.update(user=role, password=self.role_password(role))
         return make_conninfo("", **params)
+
+    def admin_dsn(self) -> str:
+        """The schema owner's connection (migrations): DATABASE_URL or DATABASE_SECRET_ARN."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        if self.database_secret_arn:
+            return self._dsn_from_secret(self.database_secret_arn)
+        raise RuntimeError("DATABASE_URL or DATABASE_SECRET_ARN is not set")
+
+    def role_password(self, role: str) -> str:
+        """A side's database password: from its Secrets Manager secret when deployed."""
+        secret_arn = self._role_secret_arn(role)
+        if secret_arn:
+            return str(json.loads(fetch_secret(secret_arn, self.secrets_cache_seconds))["password"])
+        password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
+        return password.get_secret_value()
+
+    def _role_secret_arn(self, role: str) -> str | None:
+        return self.casino_database_secret_arn if role == CASINO_ROLE else self.provider_database_secret_arn
+
+    def _dsn_from_secret(self, arn: str) -> str:
+        creds = json.loads(fetch_secret(arn, self.secrets_cache_seconds))
+        return make_conninfo("", host=self.database_host or creds["host"], port=creds.get("port", 5432),
+                             dbname=creds.get("dbname", "postgres"), user=creds["username"],
+                             password=creds["password"], sslmode=self.database_sslmode)
 
     def secret_by_ref(self, ref: str) -> str:
         """A secret named by a database row's secret_ref (an env var name, never the value)."""
