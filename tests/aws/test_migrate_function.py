@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import psycopg
 import pytest
+from wallet_common.settings import reload_settings
 
 from devtools import admin, localdb
 from devtools.lambda_local import LambdaContext
 from devtools.template import ROOT
-from wallet_common.settings import reload_settings
 
 
 def _handler():

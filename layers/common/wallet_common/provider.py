@@ -11,7 +11,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from . import db, errors, queries
+from . import db, errors, queries, settlement
 from .models import ProviderLaunchRequest, ProviderSimulateRequest
 from .round_plan import PlannedAction, plan_round, rescue_rollback_id, transaction_ids
 from .settings import PROVIDER_ROLE, Settings, get_settings
@@ -69,7 +69,7 @@ def casino_client(settings: Settings, secret_ref: str) -> SignedClient:
     return SignedClient(settings.secret_by_ref(secret_ref), CASINO_SIGNATURE_HEADER, policy)
 
 
-def _code(result: CallResult) -> str:
+def result_code(result: CallResult) -> str:
     if result.status == 200:
         return "OK"
     body = result.json()
@@ -88,6 +88,7 @@ class RoundPlayer:
     round_id: str
     game_round_id: int
     duplicate: bool
+    provider_session_id: str = ""
     effects: int = 0
     report: list[dict[str, Any]] = field(default_factory=list)
 
@@ -119,7 +120,7 @@ class RoundPlayer:
         balance = body.get("balance") if isinstance(body, dict) and type(body.get("balance")) is int else None
         db.run(PROVIDER_ROLE, lambda conn: conn.execute(queries.PROVIDER_RECORD_BET, (
             self.game_round_id, index, action_type, endpoint, txid, amount,
-            Jsonb([a.as_json() for a in result.attempts]), result.status, _code(result), balance)))
+            Jsonb([a.as_json() for a in result.attempts]), result.status, result_code(result), balance)))
         return result
 
     def effect(self, action_type: str, amount: int, result: CallResult) -> int:
@@ -147,6 +148,10 @@ class RoundPlayer:
         self.report.append(entry)
         if action.type == "bet" and not result.definitive:
             self.rescue(txid, action)
+        elif not result.definitive:
+            # money owed to the player: delivered later from the settlement queue
+            entry["queued"] = settlement.enqueue(self.provider_session_id, self.game_round_id, action.index,
+                                                 action.type, endpoint, payload)
 
     def rescue(self, bet_txid: str, action: PlannedAction) -> None:
         """A debit with no definitive answer is rolled back (the casino's tombstone makes this
@@ -166,7 +171,7 @@ class RoundPlayer:
         body = result.json()
         balance = body.get("balance") if isinstance(body, dict) and type(body.get("balance")) is int else None
         return {"type": action_type, "index": index, "transactionId": txid, "amount": amount,
-                "httpStatus": result.status, "code": _code(result), "balance": balance,
+                "httpStatus": result.status, "code": result_code(result), "balance": balance,
                 "attempts": len(result.attempts), "replayed": result.replayed}
 
 
@@ -188,7 +193,8 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
         queries.PROVIDER_CREATE_ROUND, (round_id, session["id"])).fetchone()))
     player = RoundPlayer(casino_client(settings, session["secret_ref"]),
                          session["callback_base_url"].rstrip("/"), session["casino_session_token"],
-                         session["currency"], round_id, game_round_id, bool(req.duplicate_callbacks))
+                         session["currency"], round_id, game_round_id, bool(req.duplicate_callbacks),
+                         provider_session_id=session["id"])
     start = player.balance()
     for action in plan:
         player.play(action, txids[action.index], bet_ids)

@@ -82,6 +82,12 @@ INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, t
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 
+PROVIDER_RECORD_QUEUED_ATTEMPT = """
+UPDATE provider_bets
+   SET attempts = attempts || %s, final_status = %s, final_code = %s
+ WHERE id = (SELECT id FROM provider_bets WHERE game_round_id = %s AND transaction_id = %s ORDER BY id LIMIT 1)
+"""
+
 PROVIDER_FINISH_ROUND = """
 UPDATE provider_game_rounds
    SET starting_balance = %s, final_balance = %s, expected_final_balance = %s, consistent = %s,

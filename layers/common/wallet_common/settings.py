@@ -43,6 +43,9 @@ class Settings(BaseModel):
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     http_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     http_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: SQS queue for settlements the casino did not answer (deployed); unset locally
+    settlement_queue_url: str | None = None
+    settlement_backoff_base_seconds: float = Field(default=30, ge=0)
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
     http_max_attempts: int = Field(default=3, ge=1, le=10)
     http_backoff_base_seconds: float = Field(default=0.1, ge=0)
