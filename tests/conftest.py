@@ -11,6 +11,7 @@ import os
 import pytest
 
 from devtools import admin, localdb
+from tests.support import restore_env
 
 DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
 # No CloudWatch/X-Ray in tests (a test that checks metrics turns them on for itself).
@@ -39,9 +40,4 @@ def database_url():
     finally:
         db.close_all()
         localdb.drop_database(server, name)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        reload_settings()
+        restore_env(saved)

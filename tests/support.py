@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from wallet_common.signing import sign
 
 from devtools import admin
 from devtools.devserver import invoke
 from devtools.lambda_local import api_event
 from devtools.template import Template
-from wallet_common.signing import sign
 
 CASINO_SECRET = "dev-casino-secret"
 PROVIDER_SECRET = "dev-provider-secret"
@@ -32,6 +32,11 @@ def template() -> Template:
     if _template is None:
         _template = Template()
     return _template
+
+
+def function(logical_id: str):
+    """A function of template.yaml by logical id (its handler loads as the local API loads it)."""
+    return template().functions[logical_id]
 
 
 def function_for(path: str):
@@ -79,6 +84,18 @@ def call(path: str, body: bytes | dict, *, headers: list[tuple[str, str]] | None
     return Response(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
 
 
+def restore_env(saved: dict[str, str | None]) -> None:
+    """Puts environment variables back as they were (None: unset) and reloads the settings."""
+    from wallet_common.settings import reload_settings
+
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    reload_settings()
+
+
 def admin_conn(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
@@ -122,8 +139,9 @@ def live_api(database_url: str) -> Iterator[str]:
     base URLs in the database pointing at it. Yields the base URL."""
     import threading
 
-    from devtools.devserver import make_server
     from wallet_common.settings import reload_settings
+
+    from devtools.devserver import make_server
 
     server = make_server("127.0.0.1", 0, template())
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -138,9 +156,4 @@ def live_api(database_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        reload_settings()
+        restore_env(saved)

@@ -10,10 +10,10 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from wallet_common.signing import sign
 
 from devtools import openapi
 from tests.support import CASINO_SECRET, PROVIDER_SECRET, live_api
-from wallet_common.signing import sign
 
 SIGNED = {"/casino/getBalance": ("x-casino-signature", CASINO_SECRET),
           "/casino/debit": ("x-casino-signature", CASINO_SECRET),

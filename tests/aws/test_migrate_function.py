@@ -1,7 +1,6 @@
 """MigrateFunction: the CloudFormation custom resource that applies sql/ on deploy."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,14 +11,11 @@ from wallet_common.settings import reload_settings
 
 from devtools import admin, localdb
 from devtools.lambda_local import LambdaContext
-from devtools.template import ROOT
+from tests.support import function
 
 
 def _handler():
-    spec = importlib.util.spec_from_file_location("migrate_app", ROOT / "functions/ops/migrate/app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return function("MigrateFunction").load()
 
 
 @pytest.fixture

@@ -17,10 +17,7 @@ from tests.support import call, new_id, new_session
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def secretsmanager(aws_env):
     with mock_aws():
         parameters.clear_caches()
         yield boto3.client("secretsmanager")

@@ -3,7 +3,6 @@ it is delivered, and a settlement that never gets through ends in the dead-lette
 moto stands in for SQS; the casino is the real handlers on the real database."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.parse
 import uuid
@@ -16,8 +15,7 @@ from wallet_common.settings import reload_settings
 
 from devtools import admin
 from devtools.lambda_local import LambdaContext
-from devtools.template import ROOT
-from tests.support import admin_conn, call, new_id, new_session, wallet
+from tests.support import admin_conn, call, function, new_id, new_session, wallet
 
 CONTEXT = LambdaContext("SettlementConsumerFunction", 60, 256)
 
@@ -45,17 +43,19 @@ class FlakyCasino:
 
 
 def _consumer():
-    spec = importlib.util.spec_from_file_location("settlement_app", ROOT / "functions/provider/settlement/app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return function("SettlementConsumerFunction").load()
+
+
+def _record(message: dict) -> dict:
+    """An SQS event record, as the event source mapping delivers a received message."""
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": message["Attributes"], "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
+            "awsRegion": "us-east-1"}
 
 
 @pytest.fixture
-def queues(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def queues(aws_env, monkeypatch):
     with mock_aws():
         sqs = boto3.client("sqs")
         dlq = sqs.create_queue(QueueName="settlement-dlq")["QueueUrl"]
@@ -105,10 +105,7 @@ def _receive_and_consume(sqs, url, consumer) -> tuple[int, list]:
     messages = got.get("Messages", [])
     if not messages:
         return 0, []
-    records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
-                "awsRegion": "us-east-1"} for m in messages]
+    records = [_record(m) for m in messages]
     result = consumer({"Records": records}, CONTEXT)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     for m in messages:  # what a real event source mapping does with successes
@@ -165,10 +162,7 @@ def test_same_message_delivered_twice_moves_money_once(database_url, queues, que
     before = wallet(database_url)[0]
     _enqueue(queued_credit)
     message = sqs.receive_message(QueueUrl=main, AttributeNames=["All"])["Messages"][0]
-    record = {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-              "attributes": message["Attributes"], "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-              "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
-              "awsRegion": "us-east-1"}
+    record = _record(message)
     consumer = _consumer()
     assert consumer({"Records": [record]}, CONTEXT)["batchItemFailures"] == []
     assert consumer({"Records": [record]}, CONTEXT)["batchItemFailures"] == []

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from . import db, errors, queries
 from .ledger import token_hash
-from .models import LaunchGameRequest, SimulateRoundRequest
+from .models import LaunchGameRequest, LaunchGameResponse, SimulateRoundRequest
 from .round_plan import plan_round
 from .settings import CASINO_ROLE, Settings, get_settings
 from .signed_client import RetryPolicy, SignedClient
@@ -38,10 +38,11 @@ class Launch:
     provider_secret_ref: str
 
     def response(self) -> dict[str, Any]:
-        return {"sessionId": self.session_id, "sessionToken": self.session_token,
-                "providerSessionId": self.provider_session_id, "launchUrl": self.launch_url,
-                "balance": self.balance, "currency": self.currency,
-                "expiresAt": self.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+        return LaunchGameResponse(
+            session_id=self.session_id, session_token=self.session_token,
+            provider_session_id=self.provider_session_id, launch_url=self.launch_url, balance=self.balance,
+            currency=self.currency, expires_at=self.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        ).model_dump(by_alias=True)
 
 
 def provider_client(settings: Settings, secret_ref: str, *, read_timeout: float | None = None) -> SignedClient:
