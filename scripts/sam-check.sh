@@ -19,12 +19,17 @@ sam validate --lint --region us-east-1 --template template.yaml
 echo "== cfn-lint"
 cfn-lint template.yaml
 echo "== sam build (python $("$py312" -V 2>&1))"
-sam build --template template.yaml --build-dir .aws-sam/build --cached=false 2>&1 | tail -n 15
+sam build --template template.yaml --build-dir .aws-sam/build --no-cached 2>&1 | tail -n 15
 echo "== built layer imports"
 "$py312" - <<'PY'
 import importlib, sys
 sys.path.insert(0, ".aws-sam/build/CommonLayer/python")
+from pathlib import Path
+# pure modules only: the built layer's compiled wheels are for arm64 (the Lambda's architecture)
 for mod in ("wallet_common.signing", "wallet_common.errors"):
-    importlib.import_module(mod)
-print("layer package importable from the built artifact")
+    assert ".aws-sam" in importlib.import_module(mod).__file__
+sql = Path(".aws-sam/build/CommonLayer/python/wallet_common/sql")
+assert not sql.is_symlink() and sorted(p.name for p in (sql / "migrations").glob("*.sql")), "sql/ missing from the layer"
+assert any(p.name.startswith("psycopg_binary") for p in Path(".aws-sam/build/CommonLayer/python").iterdir())
+print("layer package, its sql/ and its arm64 wheels are in the built artifact")
 PY
