@@ -157,3 +157,22 @@ def live_api(database_url: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         restore_env(saved)
+
+
+def make_player(url: str, playable: int, redeemable: int | None = None, *, currency: str = "USD",
+                status: str = "active") -> str:
+    """A fresh player with one wallet and its opening deposit (so reconcile holds)."""
+    user_id = str(uuid.uuid4())
+    redeemable = playable if redeemable is None else redeemable
+    with admin_conn(url) as conn:
+        conn.execute("INSERT INTO casino_users (id, username, status) VALUES (%s, %s, %s)",
+                     (user_id, f"player-{user_id[:8]}", status))
+        wallet_id = conn.execute(
+            "INSERT INTO casino_wallets (user_id, currency, playable_balance, redeemable_balance) "
+            "VALUES (%s, %s, %s, %s) RETURNING id", (user_id, currency, playable, redeemable)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO casino_transactions (transaction_id, kind, status, user_id, wallet_id, amount, playable_delta, "
+            "redeemable_delta, balance_after, redeemable_after) VALUES (%s, 'deposit', 'accepted', %s, %s, %s, %s, %s, "
+            "%s, %s)", (f"opening-deposit:{wallet_id}", user_id, wallet_id, playable, playable, redeemable,
+                        playable, redeemable))
+    return user_id

@@ -1,0 +1,223 @@
+"""Concurrent callbacks against the real database, and hostile input: the documented 4xx,
+nothing written, never a 5xx."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from wallet_common.signing import sign
+
+from devtools import admin
+from tests.support import ALICE, CASINO_SECRET, admin_conn, call, enc, make_player, new_id, new_session, wallet
+
+
+def parallel(fn, n: int) -> list:
+    """fn(i) in n threads released together."""
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait(timeout=30)
+        return fn(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def race(*requests: tuple[str, dict]) -> list:
+    """Sends (path, body) requests at the same moment, one thread each."""
+    return parallel(lambda i: call(*requests[i]), len(requests))
+
+
+def ledger_rows(url: str, txid: str) -> int:
+    with admin_conn(url) as conn:
+        return conn.execute("SELECT count(*) FROM casino_transactions WHERE transaction_id = %s AND "
+                            "status = 'accepted'", (txid,)).fetchone()[0]
+
+
+def test_twenty_identical_debits_move_money_once(database_url):
+    user = make_player(database_url, 10_000)
+    token = new_session(database_url, user)
+    body = {"sessionToken": token, "transactionId": new_id("dup"), "roundId": new_id("r"), "amount": 700,
+            "currency": "USD"}
+    results = parallel(lambda i: call("/casino/debit", body), 20)
+    assert {r.status for r in results} == {200}
+    assert len({r.raw for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert wallet(database_url, user)[0] == 10_000 - 700
+    assert ledger_rows(database_url, body["transactionId"]) == 1
+
+
+def test_fifty_distinct_debits_on_one_wallet(database_url):
+    user = make_player(database_url, 30 * 300)
+    token = new_session(database_url, user)
+    results = parallel(lambda i: call("/casino/debit", {"sessionToken": token, "transactionId": new_id(f"c{i}"),
+                                                        "roundId": new_id("r"), "amount": 300, "currency": "USD"}), 50)
+    statuses = [r.status for r in results]
+    assert set(statuses) <= {200, 402}, statuses
+    assert statuses.count(200) == 30
+    assert wallet(database_url, user)[0] == 0
+    assert admin.reconcile(database_url).ok
+
+
+def test_racing_rollback_and_late_debit_move_money_at_most_once(database_url):
+    for _ in range(10):
+        user = make_player(database_url, 1_000)
+        token = new_session(database_url, user)
+        bet_id, round_id = new_id("race"), new_id("r")
+        debit = {"sessionToken": token, "transactionId": bet_id, "roundId": round_id, "amount": 400, "currency": "USD"}
+        rollback = {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet_id}
+        results = race(("/casino/debit", debit), ("/casino/rollback", rollback))
+        assert all(r.status in (200, 409) for r in results), results
+        # whichever came first, the wallet ends where it started and the bet is dead
+        assert wallet(database_url, user)[0] == 1_000
+        assert call("/casino/debit", debit).status in (200, 409)
+        assert wallet(database_url, user)[0] == 1_000
+
+
+def test_racing_credit_and_rollback_never_both_apply(database_url):
+    for _ in range(10):
+        user = make_player(database_url, 1_000)
+        token = new_session(database_url, user)
+        bet_id, round_id = new_id("b"), new_id("r")
+        assert call("/casino/debit", {"sessionToken": token, "transactionId": bet_id, "roundId": round_id,
+                                      "amount": 100, "currency": "USD"}).status == 200
+        credit = {"sessionToken": token, "transactionId": new_id("w"), "roundId": round_id, "amount": 250,
+                  "currency": "USD", "betTransactionId": bet_id}
+        rollback = {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet_id}
+        c, r = race(("/casino/credit", credit), ("/casino/rollback", rollback))
+        if c.status == 200 and r.status == 200:
+            pytest.fail(f"both a credit and a refund applied: {c} {r}")
+        expected = 900 + 250 if c.status == 200 else 1_000
+        assert wallet(database_url, user)[0] == expected, (c, r)
+
+
+# ------------------------------------------------------------------ hostile input
+
+@pytest.fixture(scope="module")
+def session(database_url):
+    return new_session(database_url, ALICE)
+
+
+def debit_body(token: str, **overrides) -> dict:
+    return {"sessionToken": token, "transactionId": new_id("h"), "roundId": new_id("r"), "amount": 10,
+            "currency": "USD", **overrides}
+
+
+BAD_SIGNATURES = {
+    "missing": None, "empty": "", "non-hex": "z" * 64, "short": "ab" * 31, "long": "ab" * 33,
+    "other-secret": "OTHER", "other-bytes": "OTHER_BYTES", "spaces": " " * 64, "unicode": "é" * 64,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_SIGNATURES))
+def test_bad_signatures(database_url, session, kind):
+    before = wallet(database_url)
+    raw = enc(debit_body(session))
+    value = BAD_SIGNATURES[kind]
+    if value == "OTHER":
+        value = sign("not-the-secret", raw)
+    elif value == "OTHER_BYTES":
+        value = sign(CASINO_SECRET, raw + b" ")
+    headers = [] if value is None else [("X-Casino-Signature", value)]
+    r = call("/casino/debit", raw, sign_with=None, headers=headers)
+    assert (r.status, r.code) == (401, "INVALID_SIGNATURE")
+    assert wallet(database_url) == before
+
+
+@pytest.mark.parametrize("name", ["X-CASINO-SIGNATURE", "x-casino-signature", "X-Casino-Signature", "x-CaSiNo-sIgNaTuRe"])
+def test_header_name_case_does_not_matter(session, name):
+    raw = enc(debit_body(session))
+    r = call("/casino/debit", raw, sign_with=None, headers=[(name, sign(CASINO_SECRET, raw).upper())])
+    assert r.status == 200, r
+
+
+BAD_BODIES = {
+    "garbage": b"{not json", "empty": b"", "array": b"[1,2]", "string": b'"x"', "null": b"null", "number": b"42",
+    "bad-utf8": b'{"sessionToken": "\xff"}', "nan": b'{"amount": NaN}', "truncated": b'{"sessionToken": "a"',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BODIES))
+def test_non_object_bodies(database_url, kind):
+    before = wallet(database_url)
+    r = call("/casino/debit", BAD_BODIES[kind])
+    assert (r.status, r.code) == (400, "VALIDATION_ERROR"), r
+    assert all({"field", "message"} <= set(d) for d in r.json["error"]["details"])
+    assert wallet(database_url) == before
+
+
+BAD_FIELDS = [
+    ("amount", True), ("amount", 10.5), ("amount", 10.0), ("amount", "10"), ("amount", 1e3), ("amount", -5),
+    ("amount", 0), ("amount", 10**12 + 1), ("amount", 10**40), ("amount", None), ("amount", [10]), ("amount", {"v": 1}),
+    ("currency", "usd"), ("currency", "USDD"), ("currency", "US"), ("currency", "USD\n"), ("currency", 840),
+    ("transactionId", "x" * 129), ("transactionId", "has space"), ("transactionId", "line\nbreak"),
+    ("transactionId", "ünïcode"), ("transactionId", "'; DROP TABLE casino_wallets; --"), ("transactionId", ""),
+    ("transactionId", 12345), ("roundId", "r" * 129), ("roundId", None), ("sessionToken", 7), ("sessionToken", ""),
+    ("sessionToken", "x" * 513),
+]
+
+
+@pytest.mark.parametrize("field,value", BAD_FIELDS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_FIELDS)])
+def test_bad_fields_are_named(database_url, session, field, value):
+    before = wallet(database_url)
+    r = call("/casino/debit", debit_body(session, **{field: value}))
+    assert (r.status, r.code) == (400, "VALIDATION_ERROR"), r
+    assert any(field in d["field"] for d in r.json["error"]["details"]), r
+    assert wallet(database_url) == before
+
+
+@pytest.mark.parametrize("token", ["'; DELETE FROM casino_wallets; --", "😀" * 10, "\u0000abc", "a" * 512])
+def test_strange_tokens_are_just_unknown(database_url, token):
+    before = wallet(database_url)
+    r = call("/casino/debit", debit_body(token))
+    assert r.status in (400, 404) and r.code in ("VALIDATION_ERROR", "SESSION_NOT_FOUND"), r
+    assert wallet(database_url) == before
+
+
+@pytest.mark.parametrize("path,body,missing", [
+    ("/casino/getBalance", {}, {"sessionToken"}),
+    ("/casino/credit", {"transactionId": "t", "currency": "USD"}, {"sessionToken", "roundId", "amount"}),
+    ("/casino/rollback", {"sessionToken": "s"}, {"transactionId", "betTransactionId"}),
+])
+def test_every_missing_field_is_named(path, body, missing):
+    r = call(path, body)
+    assert r.status == 400
+    assert {d["field"] for d in r.json["error"]["details"]} == missing
+
+
+def test_body_size_limit(database_url, session):
+    before = wallet(database_url)
+    body = debit_body(session, padding="")
+    body["padding"] = "x" * (65_537 - len(enc(body)))
+    r = call("/casino/debit", enc(body))
+    assert (r.status, r.code) == (413, "PAYLOAD_TOO_LARGE")
+    assert wallet(database_url) == before
+    body["padding"] = body["padding"][:-1]  # exactly 65,536 bytes is allowed
+    assert len(enc(body)) == 65_536
+    assert call("/casino/debit", enc(body)).status == 200
+
+
+def test_base64_encoded_body(session):
+    raw = enc(debit_body(session))
+    r = call("/casino/debit", raw, event_overrides={"body": base64.b64encode(raw).decode(), "isBase64Encoded": True})
+    assert r.status == 200, r
+    bad = call("/casino/debit", raw, event_overrides={"body": "!!!not base64", "isBase64Encoded": True})
+    assert bad.status in (400, 401)
+
+
+def test_no_error_body_leaks_internals(session):
+    probes = [call("/casino/debit", b"{"), call("/casino/debit", debit_body("x")),
+              call("/casino/debit", enc(debit_body(session)), sign_with="nope"),
+              call("/casino/rollback", {"sessionToken": session, "transactionId": "t", "betTransactionId": "'"})]
+    for r in probes:
+        assert "Traceback" not in r.raw and "SELECT" not in r.raw and CASINO_SECRET not in r.raw
+        assert isinstance(r.json["error"]["message"], str) if r.status >= 400 else True
+
+
+def test_reconcile_is_clean_after_all_this(database_url):
+    result = admin.reconcile(database_url)
+    assert result.ok, result.table()
+    assert json.loads(json.dumps([r["ok"] for r in result.rows])) == [True] * len(result.rows)
