@@ -176,3 +176,35 @@ def make_player(url: str, playable: int, redeemable: int | None = None, *, curre
             "%s, %s)", (f"opening-deposit:{wallet_id}", user_id, wallet_id, playable, playable, redeemable,
                         playable, redeemable))
     return user_id
+
+
+class FakeHTTPResponse:
+    def __init__(self, status: int, data: bytes, headers: dict[str, str] | None = None):
+        self.status, self.data, self.headers = status, data, headers or {}
+
+
+class HandlerTransport:
+    """A SignedClient transport that hands each request to the real handler of its path
+    (in-process), with faults injected by `fault(path, body, n)`: return None to pass the
+    request through, an int to answer that status without calling the handler, or an
+    exception to raise (a timeout before the casino saw it). With `lose_response`, the
+    handler runs and then the exception is raised (the casino committed; the answer is lost)."""
+
+    def __init__(self, fault=None):
+        self.fault = fault or (lambda path, body, n: None)
+        self.seen: list[tuple[str, bytes]] = []
+
+    def request(self, method, url, *, body, headers, timeout, retries):
+        import urllib.parse
+        path = urllib.parse.urlsplit(url).path
+        self.seen.append((path, body))
+        injected = self.fault(path, body, len(self.seen))
+        if isinstance(injected, int):
+            return FakeHTTPResponse(injected, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"injected"}}')
+        lose_response = isinstance(injected, tuple)
+        if isinstance(injected, Exception):
+            raise injected
+        r = call(path, body, sign_with=None, headers=list(headers.items()))
+        if lose_response:
+            raise injected[0]
+        return FakeHTTPResponse(r.status, r.raw.encode(), r.headers)

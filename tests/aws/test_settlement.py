@@ -4,7 +4,6 @@ moto stands in for SQS; the casino is the real handlers on the real database."""
 from __future__ import annotations
 
 import json
-import urllib.parse
 import uuid
 
 import boto3
@@ -15,31 +14,22 @@ from wallet_common.settings import reload_settings
 
 from devtools import admin
 from devtools.lambda_local import LambdaContext
-from tests.support import admin_conn, call, function, new_id, new_session, wallet
+from tests.support import HandlerTransport, admin_conn, function, new_id, new_session, wallet
 
 CONTEXT = LambdaContext("SettlementConsumerFunction", 60, 256)
 
 
-class FakeResponse:
-    def __init__(self, status: int, data: bytes, headers: dict[str, str] | None = None):
-        self.status, self.data, self.headers = status, data, headers or {}
+def FlakyCasino(failures: int) -> HandlerTransport:
+    """Answers 503 `failures` times, then hands requests to the real handlers."""
+    remaining = [failures]
 
+    def fault(path, body, n):
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            return 503
+        return None
 
-class FlakyCasino:
-    """Transport that answers 503 `failures` times, then hands requests to the real handlers."""
-
-    def __init__(self, failures: int):
-        self.failures = failures
-        self.calls = 0
-
-    def request(self, method, url, *, body, headers, timeout, retries):
-        self.calls += 1
-        if self.failures > 0:
-            self.failures -= 1
-            return FakeResponse(503, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"down"}}')
-        path = urllib.parse.urlsplit(url).path
-        r = call(path, body, sign_with=None, headers=list(headers.items()))
-        return FakeResponse(r.status, r.raw.encode(), r.headers)
+    return HandlerTransport(fault)
 
 
 def _consumer():
