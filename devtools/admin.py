@@ -1,7 +1,6 @@
 """migrate, seed, reset and reconcile: the database's life cycle, run as the admin user."""
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from dataclasses import dataclass
