@@ -61,7 +61,7 @@ SECURITY_SCHEMES = {
 
 def build() -> dict[str, Any]:
     statuses = {cls.code: cls.status for cls in errors.catalog()}
-    all_models = {m.ErrorResponse}
+    all_models: set[type[BaseModel]] = {m.ErrorResponse}
     for _, req, resp, _, _ in OPERATIONS.values():
         all_models.add(resp)
         if req is not None:
