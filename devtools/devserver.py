@@ -81,6 +81,7 @@ def invoke(fn: Function, event: dict[str, Any]) -> dict[str, Any]:
 def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
         server_version = "casino-local-api"
 
         def _serve(self) -> None:

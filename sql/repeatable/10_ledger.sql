@@ -268,8 +268,11 @@ BEGIN
         RETURN;
     END IF;
 
+    -- NO KEY UPDATE, not UPDATE: the rows this transaction inserted hold FOR KEY SHARE on the
+    -- wallet (foreign keys), and so do a concurrent debit's; upgrading both to FOR UPDATE
+    -- would deadlock. NO KEY UPDATE conflicts with neither, yet serialises the balance.
     SELECT playable_balance, redeemable_balance INTO w
-      FROM casino_wallets WHERE id = s.wallet_id FOR UPDATE;
+      FROM casino_wallets WHERE id = s.wallet_id FOR NO KEY UPDATE;
     IF w.playable_balance < p_amount THEN
         PERFORM casino_drop_round(s.provider_id, p_round, r.created);
         SELECT e.status, e.body INTO status, body

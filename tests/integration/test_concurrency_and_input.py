@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from wallet_common import db
 from wallet_common.signing import sign
 
 from devtools import admin
@@ -37,7 +38,7 @@ def ledger_rows(url: str, txid: str) -> int:
                             "status = 'accepted'", (txid,)).fetchone()[0]
 
 
-def test_twenty_identical_debits_move_money_once(database_url):
+def test_twenty_identical_debits_move_money_once(database_url, no_deadlocks):
     user = make_player(database_url, 10_000)
     token = new_session(database_url, user)
     body = {"sessionToken": token, "transactionId": new_id("dup"), "roundId": new_id("r"), "amount": 700,
@@ -50,7 +51,15 @@ def test_twenty_identical_debits_move_money_once(database_url):
     assert ledger_rows(database_url, body["transactionId"]) == 1
 
 
-def test_fifty_distinct_debits_on_one_wallet(database_url):
+@pytest.fixture
+def no_deadlocks():
+    """The lock order is deadlock-free: nothing was retried for a deadlock meanwhile."""
+    before = db.retried_conflicts
+    yield
+    assert db.retried_conflicts == before, "a deadlock or serialization failure was retried"
+
+
+def test_fifty_distinct_debits_on_one_wallet(database_url, no_deadlocks):
     user = make_player(database_url, 30 * 300)
     token = new_session(database_url, user)
     results = parallel(lambda i: call("/casino/debit", {"sessionToken": token, "transactionId": new_id(f"c{i}"),
@@ -62,7 +71,7 @@ def test_fifty_distinct_debits_on_one_wallet(database_url):
     assert admin.reconcile(database_url).ok
 
 
-def test_racing_rollback_and_late_debit_move_money_at_most_once(database_url):
+def test_racing_rollback_and_late_debit_move_money_at_most_once(database_url, no_deadlocks):
     for _ in range(10):
         user = make_player(database_url, 1_000)
         token = new_session(database_url, user)
@@ -77,7 +86,7 @@ def test_racing_rollback_and_late_debit_move_money_at_most_once(database_url):
         assert wallet(database_url, user)[0] == 1_000
 
 
-def test_racing_credit_and_rollback_never_both_apply(database_url):
+def test_racing_credit_and_rollback_never_both_apply(database_url, no_deadlocks):
     for _ in range(10):
         user = make_player(database_url, 1_000)
         token = new_session(database_url, user)

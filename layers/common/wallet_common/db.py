@@ -21,6 +21,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _connections: dict[str, psycopg.Connection] = {}
 DEADLOCK_RETRIES = 3
+#: deadlocks/serialization failures retried by this process (a lock-order bug shows here)
+retried_conflicts = 0
 
 
 def connection(role: str) -> psycopg.Connection:
@@ -53,7 +55,10 @@ def run(role: str, work: Callable[[psycopg.Connection], T]) -> T:
     while True:
         try:
             return work(connection(role))
-        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            global retried_conflicts
+            retried_conflicts += 1
+            log.warning("retrying after %s", type(exc).__name__)
             deadlocks += 1
             if deadlocks > DEADLOCK_RETRIES:
                 log.warning("giving up after %d deadlock/serialization retries", deadlocks)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pydantic
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import db, errors, signing
@@ -34,7 +35,10 @@ CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollback
 
 
 def count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    # Disabled metrics are never flushed per invocation, so they would pile up (and Powertools
+    # flushes at 100 values regardless): add nothing at all then.
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def raw_body(event: APIGatewayProxyEvent) -> bytes:
@@ -112,7 +116,7 @@ def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handl
     def handler(event: dict, context: Any) -> dict:
         request = APIGatewayProxyEvent(event)
         logger.set_correlation_id(request.request_context.request_id)
-        if "endpoint" not in metrics.dimension_set:  # kept when metrics are disabled (no flush)
+        if not is_metrics_disabled():
             metrics.add_dimension(name="endpoint", value=request.path or "unknown")
         count("Requests")
         return _guarded(lambda: work(request))
