@@ -7,7 +7,11 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
+bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (+ PNG)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m bench $(BENCH_ARGS)
+
+.PHONY: bench run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pydantic
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -30,7 +30,23 @@ Handler = Callable[[dict, Any], dict]
 # POWERTOOLS_METRICS_NAMESPACE). Tracer: X-Ray, on handlers and the outgoing HTTP client.
 logger = Logger()
 metrics = Metrics(namespace="CasinoWallet")
-tracer = Tracer()
+
+
+def _tracer() -> Any:
+    """X-Ray tracing of the handlers and, through its patching of http.client, of every
+    outgoing call. Built only where tracing is on: Powertools imports the X-Ray SDK (about
+    half of a cold start) even when told to disable it."""
+    if get_settings().powertools_trace_disabled:
+        return None
+    from aws_lambda_powertools import Tracer
+    return Tracer()
+
+
+tracer = _tracer()
+
+
+def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return tracer.capture_lambda_handler(capture_response=False)(fn) if tracer is not None else fn
 CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollbacks"}
 
 
@@ -112,7 +128,7 @@ def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handl
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @_traced
     def handler(event: dict, context: Any) -> dict:
         request = APIGatewayProxyEvent(event)
         logger.set_correlation_id(request.request_context.request_id)

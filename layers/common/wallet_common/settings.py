@@ -45,6 +45,8 @@ class Settings(BaseModel):
     http_read_timeout_seconds: float = Field(default=5.0, gt=0)
     #: SQS queue for settlements the casino did not answer (deployed); unset locally
     settlement_queue_url: str | None = None
+    #: POWERTOOLS_TRACE_DISABLED: no X-Ray (local runs and tests)
+    powertools_trace_disabled: bool = False
     settlement_backoff_base_seconds: float = Field(default=30, ge=0)
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
     http_max_attempts: int = Field(default=3, ge=1, le=10)

@@ -1,0 +1,45 @@
+"""python -m bench [--quick] [--no-http] [--no-chart]: measure, write bench/results.md and
+bench/throughput.png, exit 1 if reconcile failed or a request failed unexpectedly."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+
+from .harness import QUICK, Config, run
+from .report import chart, markdown
+
+RESULTS = "bench/results.md"
+CHART = "bench/throughput.png"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs at concurrency 1 and 4 (< 1 minute)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP path")
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    parser.add_argument("--out", default=RESULTS, help=f"Markdown report (default {RESULTS})")
+    args = parser.parse_args(argv)
+    config = QUICK if args.quick else Config()
+    config = replace(config, http=not args.no_http, chart=not args.no_chart)
+    started = time.perf_counter()
+    print(f"bench: {'quick' if args.quick else 'full'} run, {config.duration:g}s per figure, "
+          f"concurrency {list(config.concurrency)}", file=sys.stderr, flush=True)
+    results = run(config, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    png = None
+    if config.chart:
+        png = chart(results, CHART)
+    with open(args.out, "w") as f:
+        f.write(markdown(results, png))
+    print(f"bench: wrote {args.out}{' and ' + png if png else ''} in {time.perf_counter() - started:.0f}s",
+          file=sys.stderr)
+    unexpected = sum(fig.unexpected for fig in results["figures"])
+    if not results["reconciled"] or unexpected:
+        print(f"bench: FAILED (reconciled={results['reconciled']}, unexpected failures={unexpected})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
