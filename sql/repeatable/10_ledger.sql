@@ -136,19 +136,28 @@ BEGIN
      WHERE id = p_row;
 END $$;
 
+-- Its OUT column `found` was renamed round_found (it collided with PL/pgSQL's FOUND and was
+-- never set): a database migrated before that needs the old function dropped once.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'casino_lock_round' AND 'found' = ANY (proargnames)) THEN
+        DROP FUNCTION casino_lock_round(BIGINT, TEXT, UUID, BIGINT, BOOLEAN);
+    END IF;
+END $$;
+
 -- Finds the round and locks it; creates it (owned by this session) when p_create is set.
 -- created tells the caller it must delete the row again if the request is then rejected.
 CREATE OR REPLACE FUNCTION casino_lock_round(
     p_provider BIGINT, p_round TEXT, p_session UUID, p_wallet BIGINT, p_create BOOLEAN,
-    OUT found BOOLEAN, OUT created BOOLEAN, OUT session_id UUID, OUT has_credit BOOLEAN,
+    OUT round_found BOOLEAN, OUT created BOOLEAN, OUT session_id UUID, OUT has_credit BOOLEAN,
     OUT closed BOOLEAN)
 LANGUAGE plpgsql AS $$
 BEGIN
     created := false;
     SELECT r.session_id, r.has_credit, r.closed INTO session_id, has_credit, closed
       FROM casino_rounds r WHERE r.provider_id = p_provider AND r.round_id = p_round FOR UPDATE;
-    found := session_id IS NOT NULL;
-    IF found OR NOT p_create THEN
+    round_found := session_id IS NOT NULL;
+    IF round_found OR NOT p_create THEN
         RETURN;
     END IF;
     INSERT INTO casino_rounds (provider_id, round_id, session_id, wallet_id)
@@ -156,7 +165,7 @@ BEGIN
     ON CONFLICT DO NOTHING;
     IF FOUND THEN
         created := true;
-        found := true;
+        round_found := true;
         session_id := p_session;
         has_credit := false;
         closed := false;
@@ -165,7 +174,7 @@ BEGIN
     -- another transaction created it and committed while we waited
     SELECT r.session_id, r.has_credit, r.closed INTO session_id, has_credit, closed
       FROM casino_rounds r WHERE r.provider_id = p_provider AND r.round_id = p_round FOR UPDATE;
-    found := true;
+    round_found := true;
 END $$;
 
 CREATE OR REPLACE FUNCTION casino_drop_round(p_provider BIGINT, p_round TEXT, p_created BOOLEAN)
@@ -445,7 +454,7 @@ BEGIN
     IF v_tombstone AND p_round IS NOT NULL THEN
         -- The round named, if it exists, must be ours and unsettled.
         SELECT * INTO r FROM casino_lock_round(s.provider_id, p_round, s.session_id, s.wallet_id, false);
-        IF r.found AND (r.session_id <> s.session_id OR r.has_credit) THEN
+        IF r.round_found AND (r.session_id <> s.session_id OR r.has_credit) THEN
             IF v_new_claim THEN
                 DELETE FROM casino_bet_claims WHERE provider_id = s.provider_id AND transaction_id = p_bet;
             END IF;

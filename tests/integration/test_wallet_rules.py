@@ -217,6 +217,18 @@ def test_rollback_of_a_rejected_bet_moves_nothing(database_url):
     assert p.balance() == 50
 
 
+def test_tombstone_naming_a_foreign_or_settled_round_is_refused(alice, database_url):
+    """docs/api.md: no tombstone in a round of another session, nor in one with a credit."""
+    round_id = new_id("round")
+    assert alice.credit(0, round_id).status == 200          # alice's session owns the round, with a credit
+    other = alice.relaunch()
+    assert_error(other.rollback(new_id("ghost"), round_id=round_id), 409, "ROUND_MISMATCH")
+    ghost = new_id("ghost")
+    assert_error(alice.rollback(ghost, round_id=round_id), 409, "BET_ALREADY_SETTLED")
+    # no tombstone was left: the id can still be used for a bet elsewhere
+    assert alice.debit(10, txid=ghost).status == 200
+
+
 def test_rollback_round_id_must_be_the_bets_round(alice):
     txid, _ = alice.bet(10)
     assert_error(alice.rollback(txid, round_id=new_id("elsewhere")), 409, "ROUND_MISMATCH")
