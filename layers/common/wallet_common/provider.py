@@ -89,6 +89,9 @@ class RoundPlayer:
     game_round_id: int
     duplicate: bool
     provider_session_id: str = ""
+    #: transactionIds already answered 200 by an earlier run (a replay-safe re-run)
+    settled_before: set[str] = field(default_factory=set)
+    counted: set[str] = field(default_factory=set)
     effects: int = 0
     report: list[dict[str, Any]] = field(default_factory=list)
 
@@ -123,10 +126,13 @@ class RoundPlayer:
             Jsonb([a.as_json() for a in result.attempts]), result.status, result_code(result), balance)))
         return result
 
-    def effect(self, action_type: str, amount: int, result: CallResult) -> int:
-        """Money the casino moved for a first-time accepted answer (a replay moved none)."""
-        if result.status != 200 or result.replayed:
+    def effect(self, action_type: str, amount: int, txid: str, result: CallResult) -> int:
+        """Money the casino moved for this transactionId during this run. A replayed answer
+        still counts once when the transaction was not settled before this run: its first
+        attempt committed and only the answer was lost."""
+        if result.status != 200 or txid in self.settled_before or txid in self.counted:
             return 0
+        self.counted.add(txid)
         if action_type == "bet":
             return -amount
         if action_type == "rollback":
@@ -138,11 +144,11 @@ class RoundPlayer:
         endpoint = ENDPOINT[action.type]
         payload = self.payload(action, txid, bet_ids)
         result = self.send(action.type, action.index, endpoint, txid, action.amount, payload)
-        self.effects += self.effect(action.type, action.amount, result)
+        self.effects += self.effect(action.type, action.amount, txid, result)
         entry = self._entry(action.type, len(self.report), txid, action.amount, result)
         if self.duplicate:
             again = self.send(action.type, action.index, endpoint, txid, action.amount, payload)
-            self.effects += self.effect(action.type, action.amount, again)
+            self.effects += self.effect(action.type, action.amount, txid, again)
             entry["duplicate"] = {"httpStatus": again.status, "replayed": again.replayed,
                                   "matched": again.status == result.status and again.last.body == result.last.body}
         self.report.append(entry)
@@ -194,7 +200,9 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
     player = RoundPlayer(casino_client(settings, session["secret_ref"]),
                          session["callback_base_url"].rstrip("/"), session["casino_session_token"],
                          session["currency"], round_id, game_round_id, bool(req.duplicate_callbacks),
-                         provider_session_id=session["id"])
+                         provider_session_id=session["id"],
+                         settled_before=db.run(PROVIDER_ROLE, lambda conn: {r[0] for r in conn.execute(
+                             queries.PROVIDER_SETTLED, (list(txids.values()),))}))
     start = player.balance()
     for action in plan:
         player.play(action, txids[action.index], bet_ids)

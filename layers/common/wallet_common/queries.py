@@ -88,6 +88,10 @@ UPDATE provider_bets
  WHERE id = (SELECT id FROM provider_bets WHERE game_round_id = %s AND transaction_id = %s ORDER BY id LIMIT 1)
 """
 
+PROVIDER_SETTLED = """
+SELECT DISTINCT transaction_id FROM provider_bets WHERE transaction_id = ANY(%s) AND final_status = 200
+"""
+
 PROVIDER_FINISH_ROUND = """
 UPDATE provider_game_rounds
    SET starting_balance = %s, final_balance = %s, expected_final_balance = %s, consistent = %s,
