@@ -11,7 +11,7 @@ bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench $(BENCH_ARGS)
 
-.PHONY: bench run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
+.PHONY: bench soak run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }
@@ -30,6 +30,9 @@ serve: venv
 
 test: venv  ## the whole test suite against a real PostgreSQL
 	$(PY) -m pytest
+
+soak: venv  ## the long reliability run (20,000+ model-based steps)
+	$(PY) -m pytest -m soak tests/reliability
 
 lint: venv
 	$(PY) -m ruff check layers functions devtools tests

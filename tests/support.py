@@ -23,6 +23,7 @@ CASINO_SECRET = "dev-casino-secret"
 PROVIDER_SECRET = "dev-provider-secret"
 ALICE, BOB, CAROL = admin.ALICE, admin.BOB, admin.CAROL
 GAME, INACTIVE_GAME = admin.GAME, admin.INACTIVE_GAME
+DEV_SESSION = admin.DEV_SESSION_TOKEN
 
 _template: Template | None = None
 
