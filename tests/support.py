@@ -209,3 +209,33 @@ class HandlerTransport:
         if lose_response:
             raise injected[0]
         return FakeHTTPResponse(r.status, r.raw.encode(), r.headers)
+
+
+def provider_session_for(url: str, user: str, token: str) -> str:
+    """The provider's side of a casino session (its customer and session rows); returns the
+    providerSessionId."""
+    ps = f"ps-{new_id('t')}"
+    with admin_conn(url) as conn:
+        customer = conn.execute(
+            "INSERT INTO provider_casino_users (casino_id, casino_player_id) SELECT id, %s FROM provider_casinos "
+            "WHERE code = %s ON CONFLICT (casino_id, casino_player_id) DO UPDATE SET casino_player_id = "
+            "EXCLUDED.casino_player_id RETURNING id", (user, admin.CASINO_CODE)).fetchone()[0]
+        conn.execute("INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
+                     "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
+                     (ps, customer, token, admin.GAME_CODE))
+    return ps
+
+
+def without_backoff(monkeypatch) -> list[float]:
+    """Signed clients record their backoff delays instead of sleeping; returns the record."""
+    from wallet_common import signed_client
+
+    sleeps: list[float] = []
+    original = signed_client.SignedClient.__init__
+
+    def init(self, *args, **kwargs):
+        kwargs["sleep"] = sleeps.append
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(signed_client.SignedClient, "__init__", init)
+    return sleeps

@@ -12,36 +12,19 @@ from wallet_common.models import ProviderSimulateRequest
 from wallet_common.settings import reload_settings
 
 from devtools import admin
-from tests.support import HandlerTransport, admin_conn, make_player, new_id, new_session, wallet
+from tests.support import HandlerTransport, admin_conn, make_player, new_session, provider_session_for, wallet, without_backoff
 
 
 @pytest.fixture
 def player(database_url):
     """A player with 10,000 and a provider session bound to a fresh casino session."""
     user = make_player(database_url, 10_000)
-    token = new_session(database_url, user)
-    provider_session = f"ps-{new_id('f')}"
-    with admin_conn(database_url) as conn:
-        customer = conn.execute(
-            "INSERT INTO provider_casino_users (casino_id, casino_player_id) "
-            "SELECT id, %s FROM provider_casinos WHERE code = %s RETURNING id", (user, admin.CASINO_CODE)).fetchone()[0]
-        conn.execute("INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
-                     "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
-                     (provider_session, customer, token, admin.GAME_CODE))
-    return user, provider_session
+    return user, provider_session_for(database_url, user, new_session(database_url, user))
 
 
 @pytest.fixture
 def no_sleep(monkeypatch):
-    sleeps: list[float] = []
-    original = signed_client.SignedClient.__init__
-
-    def init(self, *args, **kwargs):
-        kwargs["sleep"] = sleeps.append
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(signed_client.SignedClient, "__init__", init)
-    return sleeps
+    return without_backoff(monkeypatch)
 
 
 def play(provider_session: str, transport: HandlerTransport, monkeypatch, **round_fields) -> dict:

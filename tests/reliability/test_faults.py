@@ -18,7 +18,18 @@ from wallet_common.models import ProviderSimulateRequest
 from wallet_common.settings import reload_settings
 
 from devtools import admin, localdb
-from tests.support import HandlerTransport, admin_conn, call, make_player, new_id, new_session, restore_env, wallet
+from tests.support import (
+    HandlerTransport,
+    admin_conn,
+    call,
+    make_player,
+    new_id,
+    new_session,
+    provider_session_for,
+    restore_env,
+    wallet,
+    without_backoff,
+)
 
 
 def wait_for(predicate, what: str, timeout: float = 20.0):
@@ -177,31 +188,15 @@ def test_database_restart_between_requests(private_server):
 @pytest.fixture
 def provider_session(database_url):
     user = make_player(database_url, 10_000)
-    token = new_session(database_url, user)
-    ps = f"ps-{new_id('rel')}"
-    with admin_conn(database_url) as conn:
-        customer = conn.execute("INSERT INTO provider_casino_users (casino_id, casino_player_id) SELECT id, %s "
-                                "FROM provider_casinos WHERE code = %s RETURNING id", (user, admin.CASINO_CODE)).fetchone()[0]
-        conn.execute("INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
-                     "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
-                     (ps, customer, token, admin.GAME_CODE))
-    return user, ps
+    return user, provider_session_for(database_url, user, new_session(database_url, user))
 
 
 def play(ps: str, fault, monkeypatch, **round_fields) -> dict:
     transport = HandlerTransport(fault)
     monkeypatch.setattr(signed_client, "default_transport", lambda: transport)
-    monkeypatch.setattr(signed_client.SignedClient, "__init__", _no_sleep_init)
+    without_backoff(monkeypatch)
     reload_settings()
     return provider.simulate(ProviderSimulateRequest.model_validate({"providerSessionId": ps, **round_fields}))
-
-
-_original_init = signed_client.SignedClient.__init__
-
-
-def _no_sleep_init(self, *args, **kwargs):
-    kwargs["sleep"] = lambda _seconds: None
-    _original_init(self, *args, **kwargs)
 
 
 ROUND = {"bets": [{"amount": 300}, {"amount": 200}], "wins": [{"amount": 900, "relatedBetIndex": 0}],
