@@ -1,82 +1,178 @@
 """bench/results.md and the throughput chart."""
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
+from .harness import HANDLER, HANDLER_HOT, HTTP, MIXED, OWN, OWN_HOT, TPCB, Figure
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
+
+def _fmt(v: Any, digits: int = 1) -> str:
+    if v is None:
         return ""
-    cols = list(rows[0])
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _table(cols: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_fmt(v) if not isinstance(v, str) else v for v in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def _find(figures, name: str, c: int):
+def find(figures: list[Figure], name: str, c: int) -> Figure | None:
     return next((f for f in figures if f.name == name and f.concurrency == c), None)
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    figures = results["figures"]
+    """The issue's targets at the highest concurrency of the run (reported, never asserted)."""
+    figures: list[Figure] = results["figures"]
     c = max(f.concurrency for f in figures)
-    tpcb, own = _find(figures, "pgbench TPC-B", c), _find(figures, "pgbench own debit SQL", c)
-    handler, hot = _find(figures, "handler debit", c), _find(figures, "handler debit (hot wallet)", c)
-    rows = []
+    tpcb, own, own_hot = find(figures, TPCB, c), find(figures, OWN, c), find(figures, OWN_HOT, c)
+    handler, hot = find(figures, HANDLER, c), find(figures, HANDLER_HOT, c)
+    rows: list[dict[str, Any]] = []
 
-    def add(target: str, value: float | None, goal: float) -> None:
-        rows.append({"target": target, "measured": None if value is None else round(value, 2), "goal": goal,
-                     "met": None if value is None else ("yes" if value >= goal else "no")})
+    def add(target: str, value: float | None, goal: str, met: bool | None, note: str = "") -> None:
+        rows.append({"target": target, "measured": value, "goal": goal,
+                     "met": "" if met is None else ("yes" if met else "**no**"), "note": note})
 
     if handler and tpcb:
-        add(f"handler debits/s ÷ pgbench TPC-B tps (c={c})", handler.ops_per_s / tpcb.ops_per_s, 1.0)
+        r = handler.ops_per_s / tpcb.ops_per_s
+        add(f"handler debits/s ÷ pgbench TPC-B tps, c={c}", r, "≥ 1.0", r >= 1.0)
     if handler and own:
-        add(f"handler debits/s ÷ pgbench own debit SQL (c={c})", handler.ops_per_s / own.ops_per_s, 0.6)
-    if hot and handler:
-        add(f"hot wallet ÷ distinct wallets (c={c})", hot.ops_per_s / handler.ops_per_s, 0.5)
+        r = handler.ops_per_s / own.ops_per_s
+        add(f"handler debits/s ÷ pgbench running our debit SQL, c={c}", r, "≥ 0.6", r >= 0.6)
     if handler and handler.statements_per_op is not None:
-        rows.append({"target": "database round trips per debit", "measured": round(handler.statements_per_op, 2),
-                     "goal": "1 (2 at most)", "met": "yes" if handler.statements_per_op <= 2 else "no"})
+        n = handler.statements_per_op
+        rt = handler.round_trips_per_op
+        add("database round trips per debit (driver count; libpq trace)", n, "1 (2 at most)",
+            n <= 2 and (rt is None or rt <= 2), "" if rt is None else f"libpq trace: {rt:.2f}")
+    if hot and handler:
+        r = hot.ops_per_s / handler.ops_per_s
+        fives = hot.unexpected
+        add(f"hot wallet ÷ distinct wallets (handler), c={c}", r, "≥ 0.5, no deadlock, no 5xx",
+            r >= 0.5 and hot.deadlock_retries == 0 and fives == 0,
+            f"deadlock retries {hot.deadlock_retries}, failed {fives}"
+            + (f"; pgbench's own ratio: {own_hot.ops_per_s / own.ops_per_s:.2f}" if own and own_hot else ""))
     return rows
 
 
+DESCRIPTIONS = [
+    f"- **{TPCB}**: PostgreSQL's built-in TPC-B-like transaction (BEGIN, 3 UPDATE, SELECT, INSERT, END) "
+    "in its own `pgbench -i` database (scale = highest concurrency).",
+    f"- **{OWN}**: pgbench (C, `-M extended` as psycopg sends it) running exactly the statement the ledger "
+    "sends per debit, `SELECT status, body, replayed FROM casino_debit(…)`, client *i* on wallet *i*: "
+    "the ceiling for our design. **(hot wallet)**: every client on wallet 0.",
+    f"- **{HANDLER}**: the real debit Lambda handler, invoked in-process with genuine signed API Gateway "
+    "REST proxy events, one worker process per client (a warm container each, with its own connection), "
+    "client *i* on wallet *i*; **(hot wallet)**: every client on wallet 0. Handler environment as deployed "
+    "(INFO JSON logs, EMF metrics, written to /dev/null) except X-Ray (no daemon here).",
+    f"- **{MIXED}**: one op = one round: a debit, every 10th debit sent twice (the duplicate must replay "
+    "the stored answer byte for byte, with `Idempotent-Replayed: true`), then a credit closing the round, "
+    "or for every 7th round a rollback of the bet instead. Ratios compare rounds/s with transactions/s.",
+    f"- **{HTTP}**: the same debits over loopback HTTP through `python -m devtools serve` (one Python "
+    "process, threads, one database connection per role: a development server, not Lambda's model).",
+]
+
+COLUMNS_NOTE = (
+    "*× TPC-B*, *× own SQL*: throughput ÷ pgbench's at the same concurrency, same run. *calls/op*: "
+    "callbacks per operation. *stmts/op*: statements the handlers sent per operation, counted at the "
+    "driver (psycopg `Cursor.execute`); *round trips/op*: protocol round trips per operation from "
+    "libpq's trace of the handler's connection (a calibration pass; every round trip ends in a "
+    "ReadyForQuery). Autocommit, no BEGIN/COMMIT: one statement = one round trip = one transaction. "
+    "*unexpected*: non-200 answers, failed replays, failed pgbench transactions (balances never run "
+    "out, so no 402 is expected). *reconcile*: `devtools.admin.reconcile` on the bench database right "
+    "after the figure.")
+
+CPU_NOTE = (
+    "CPU milliseconds per operation in the measured window (from /proc): *client* = the load generator "
+    "(pgbench, or the worker processes, which include the in-process handler: event building, HMAC, "
+    "the handler itself and psycopg); *app* = the local API process; *PG* = the database's backends "
+    "plus the server's WAL writer, checkpointer and background writer. *busy*: the whole machine's CPU "
+    "use; *other*: CPU used outside these processes (other users of the machine, the harness). "
+    "*waits*: PostgreSQL wait events of the active backends, sampled every 40 ms (CPU = waiting on "
+    "nothing); Lock:transactionid / Lock:tuple = queued behind another transaction's row lock, "
+    "IO:WALSync / LWLock:WALWrite = the commit's WAL flush.")
+
+
 def markdown(results: dict[str, Any], png: str | None) -> str:
-    v = results["versions"]
-    cfg = results["config"]
+    v, cfg = results["versions"], results["config"]
+    figures: list[Figure] = results["figures"]
+    rows = []
+    for f in figures:
+        rows.append([f.name, f.concurrency, round(f.ops_per_s), _fmt(f.pct(50), 2), _fmt(f.pct(95), 2),
+                     _fmt(f.pct(99), 2), _fmt(f.ratio(f.tpcb_ops_per_s), 2), _fmt(f.ratio(f.own_ops_per_s), 2),
+                     _fmt(f.calls / f.ops if f.ops and f.name not in (TPCB,) else None, 2),
+                     _fmt(f.statements_per_op, 2) if f.name not in (TPCB, OWN, OWN_HOT) else "",
+                     _fmt(f.round_trips_per_op, 2), f.unexpected,
+                     "ok" if f.reconciled else "**FAILED**"])
+    cpu_rows = []
+    for f in figures:
+        u = f.usage
+        if u is None:
+            continue
+        per = u.per_op_ms(f.ops)
+        cpu_rows.append([f.name, f.concurrency, _fmt(per["client"], 3), _fmt(per["app"], 3), _fmt(per["pg"], 3),
+                         _fmt(u.busy_pct, 0), _fmt(u.other_pct, 0), u.top_waits()])
+    startup = results.get("startup") or []
     out = [
         "# Benchmarks",
         "",
-        f"Run on {v['date']}: {v['cores']} cores, {v['memory']} memory, {v['machine']}, Python {v['python']}, "
-        f"PostgreSQL {v['postgresql']}. {cfg['duration']:g} s per figure after {cfg['warmup']:g} s of warm-up, "
-        f"{cfg['wallets']} wallets. Generated by `make bench`; absolute numbers on a shared machine are noise, "
-        "so every figure is also given as a ratio to pgbench's TPC-B on the same server, in the same run.",
+        f"Generated by `make bench` on {v['date']} at commit {v['commit']}: {v['cores']} cores ({v['cpu']}), "
+        f"{v['memory']} memory, {v['machine']}, Python {v['python']}, PostgreSQL {v['postgresql']} "
+        f"({v['pg_settings']}), {v['pgbench']}, psycopg {v['psycopg']}, Powertools {v['powertools']}, "
+        f"pydantic {v['pydantic']}. Load average before the run: {v['load_before']}.",
         "",
-        "- **pgbench TPC-B**: PostgreSQL's built-in transaction (5 statements in BEGIN…END).",
-        "- **pgbench own debit SQL**: pgbench running the exact statement the ledger sends per debit "
-        "(`SELECT … FROM casino_debit(…)`): the ceiling for our path.",
-        "- **handler debit**: the real Lambda handler with real signed API Gateway events, in-process, one worker "
-        "process per client; distinct wallets, or all clients on one **hot wallet**.",
-        "- **mixed round**: debit, then credit closing the round (every 7th a rollback instead), "
-        "every 10th debit replayed; one op = one round.",
-        "- **HTTP debit**: the same through the local API (one Python process) on loopback.",
-        "- *stmts/op*: statements the handler sent to PostgreSQL per operation, counted at the driver "
-        "(= round trips: autocommit, no BEGIN/COMMIT).",
+        f"Each figure: {cfg['warmup']:g} s of warm-up (not counted), then {cfg['duration']:g} s measured; "
+        f"{cfg['wallets']} bench wallets. Absolute numbers on a shared 2-core machine are noise, so every "
+        "figure is given as a ratio to pgbench on the same server, at the same concurrency, in the same run. "
+        "Clients, handlers and PostgreSQL share the machine's cores.",
         "",
-        _table([f.row() for f in results["figures"]]),
+        *DESCRIPTIONS,
         "",
-        "## Targets",
+        _table(["figure", "c", "ops/s", "p50 ms", "p95 ms", "p99 ms", "× TPC-B", "× own SQL", "calls/op",
+                "stmts/op", "round trips/op", "unexpected", "reconcile"], rows),
         "",
-        _table(targets(results)),
+        COLUMNS_NOTE,
         "",
-        "## Cold start (import of each handler in a fresh interpreter, median)",
+        "## Targets (issue 5; reported, not asserted)",
         "",
-        _table(results["cold"]),
+        _table(["target", "measured", "goal", "met", "note"],
+               [[t["target"], _fmt(t["measured"], 2), t["goal"], t["met"], t["note"]] for t in targets(results)]),
         "",
-        f"Reconcile after every concurrency level: {'clean' if results['reconciled'] else 'FAILED'}.",
+        "## Where the time goes",
+        "",
+        _table(["figure", "c", "client CPU ms/op", "app CPU ms/op", "PG CPU ms/op", "busy %", "other %",
+                "waits (share of samples)"], cpu_rows),
+        "",
+        CPU_NOTE,
+        "",
+        "## Cold start",
+        "",
+        "Each handler module imported in a fresh interpreter, median of "
+        f"{cfg['cold_start_runs']} runs: *process* = `python -c …` from start to exit, *import* = the import "
+        "alone, timed inside it.",
+        "",
+        _table(["what", "process ms", "import ms", "runs"],
+               [[r["what"], r["process ms"], r["import ms"], r["runs"]] for r in results["cold"]]),
+        "",
     ]
+    if startup:
+        out += [f"First invocation in a fresh worker (settings, database connection, first debit): median "
+                f"{statistics.median(s['first_call_ms'] for s in startup):.1f} ms; importing the three "
+                f"callback handlers there: median {statistics.median(s['import_ms'] for s in startup):.0f} ms.",
+                ""]
+    out.append(f"Reconcile after every figure: {'clean' if results['reconciled'] else '**FAILED**'}; "
+               f"unexpected failures: {sum(f.unexpected for f in figures)}.")
     if png:
         out += ["", f"![throughput vs concurrency]({png.split('/')[-1]})"]
     return "\n".join(out) + "\n"
+
+
+STYLE = {TPCB: ("black", "--", "s"), OWN: ("tab:gray", "--", "s"), OWN_HOT: ("tab:gray", ":", "v"),
+         HANDLER: ("tab:blue", "-", "o"), HANDLER_HOT: ("tab:blue", ":", "v"), MIXED: ("tab:green", "-", "^"),
+         HTTP: ("tab:orange", "-", "D")}
 
 
 def chart(results: dict[str, Any], path: str) -> str | None:
@@ -87,17 +183,42 @@ def chart(results: dict[str, Any], path: str) -> str | None:
     except ImportError:
         print("bench: matplotlib not installed (pip install -r requirements-bench.txt); no chart")
         return None
-    figures = results["figures"]
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name in sorted({f.name for f in figures}):
+    figures: list[Figure] = results["figures"]
+    levels = sorted({f.concurrency for f in figures})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 2]})
+    for name, (color, style, marker) in STYLE.items():
         points = sorted((f.concurrency, f.ops_per_s) for f in figures if f.name == name)
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], color=color, linestyle=style, marker=marker,
+                    label=name + (" (rounds/s)" if name == MIXED else ""))
     ax.set_xlabel("concurrency (clients)")
     ax.set_ylabel("operations per second")
-    ax.set_title("Wallet throughput vs pgbench, same server, same run")
-    ax.set_xticks(sorted({f.concurrency for f in figures}))
+    ax.set_title("Throughput vs concurrency, same server, same run")
+    ax.set_xticks(levels)
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    # CPU per operation at the highest concurrency: where the two cores go
+    c = levels[-1]
+    names = [n for n in (TPCB, OWN, HANDLER, HANDLER_HOT, HTTP) if find(figures, n, c)]
+    parts: dict[str, list[float]] = {"client": [], "app": [], "pg": []}
+    for n in names:
+        f = find(figures, n, c)
+        per = f.usage.per_op_ms(f.ops) if f and f.usage else {}
+        for k in parts:
+            parts[k].append(per.get(k) or 0.0)
+    bottom = [0.0] * len(names)
+    for k, color in (("pg", "tab:purple"), ("client", "tab:blue"), ("app", "tab:orange")):
+        ax2.bar(range(len(names)), parts[k], bottom=bottom, color=color,
+                label={"pg": "PostgreSQL", "client": "client / in-process handler", "app": "local API"}[k])
+        bottom = [b + x for b, x in zip(bottom, parts[k], strict=True)]
+    ax2.set_xticks(range(len(names)))
+    ax2.set_xticklabels([n.replace(" (", "\n(").replace("pgbench ", "pgbench\n") for n in names], fontsize=7)
+    ax2.set_ylabel("CPU ms per operation")
+    ax2.set_title(f"CPU per operation, c={c}")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return path

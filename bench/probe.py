@@ -1,0 +1,137 @@
+"""What a run cost and what it waited on: CPU time per process group (from /proc) and
+PostgreSQL wait events (sampled from pg_stat_activity) over a figure's measured window.
+
+These are the evidence for "what limits it": on a 2-core machine the load generator, the
+Python handler and PostgreSQL share the same cores, so CPU milliseconds per operation say
+where the time goes, and the wait events say whether backends queue on a lock.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+TICK = os.sysconf("SC_CLK_TCK")
+# PostgreSQL's shared background processes that do work for our transactions (WAL flushes,
+# dirty buffers); shared with any other database on the server.
+PG_BACKGROUND = ("walwriter", "checkpointer", "background writer")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) seconds of all cores since boot, from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already inside user
+    return (total - idle) / TICK, total / TICK
+
+
+@dataclass
+class Usage:
+    """CPU seconds spent in a window, per group, and the wait-event samples taken in it."""
+    seconds: float = 0.0
+    client: float = 0.0  # load generator: pgbench, or the worker processes (client + in-process handler)
+    app: float = 0.0  # a separate application server (the local API), if any
+    pg: float = 0.0  # our database's backends + the server's WAL writer / checkpointer / bgwriter
+    machine_busy: float = 0.0
+    machine_total: float = 0.0
+    waits: Counter = field(default_factory=Counter)
+
+    def per_op_ms(self, ops: int) -> dict[str, float | None]:
+        if not ops:
+            return {"client": None, "app": None, "pg": None}
+        return {"client": self.client * 1000 / ops, "app": (self.app * 1000 / ops) if self.app else None,
+                "pg": self.pg * 1000 / ops}
+
+    @property
+    def busy_pct(self) -> float | None:
+        return 100 * self.machine_busy / self.machine_total if self.machine_total else None
+
+    @property
+    def other_pct(self) -> float | None:
+        """Share of the machine's CPU spent outside this figure's processes (other users, the harness)."""
+        if not self.machine_total:
+            return None
+        return max(0.0, 100 * (self.machine_busy - self.client - self.app - self.pg) / self.machine_total)
+
+    def top_waits(self, n: int = 3) -> str:
+        total = sum(self.waits.values())
+        if not total:
+            return ""
+        return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in self.waits.most_common(n))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "client": self.client, "app": self.app, "pg": self.pg,
+                "machine_busy": self.machine_busy, "machine_total": self.machine_total,
+                "waits": dict(self.waits)}
+
+
+class Probe:
+    """One admin connection to the figure's database, for sampling pg_stat_activity."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.dbname = self.conn.info.dbname
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def pg_pids(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND (datname = current_database() OR backend_type = ANY(%s))", (list(PG_BACKGROUND),)).fetchall()
+        return [r[0] for r in rows]
+
+    def sample_waits(self) -> list[str]:
+        """Wait event of every active client backend of this database ('CPU' when it waits on nothing)."""
+        rows = self.conn.execute(
+            "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
+            "WHERE datname = current_database() AND state = 'active' AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()").fetchall()
+        return [r[0] for r in rows]
+
+    def observe(self, warm_until: float, deadline: float, client_pids: list[int],
+                app_pids: list[int] | None = None, interval: float = 0.04) -> Usage:
+        """Sleeps until warm_until (time.monotonic()), then measures until deadline."""
+        _sleep_until(warm_until)
+        app_pids = app_pids or []
+        pg_pids = self.pg_pids()
+
+        def snap() -> tuple[float, float, float, float, float, float]:
+            busy, total = machine_cpu()
+            return (time.monotonic(), sum(map(proc_cpu_seconds, client_pids)), sum(map(proc_cpu_seconds, app_pids)),
+                    sum(map(proc_cpu_seconds, pg_pids)), busy, total)
+
+        first = snap()
+        waits: Counter = Counter()
+        while time.monotonic() < deadline - interval:
+            waits.update(self.sample_waits())
+            time.sleep(interval)
+        _sleep_until(deadline)
+        last = snap()
+        return Usage(seconds=last[0] - first[0], client=last[1] - first[1], app=last[2] - first[2],
+                     pg=last[3] - first[3], machine_busy=last[4] - first[4], machine_total=last[5] - first[5],
+                     waits=waits)
+
+
+def _sleep_until(t: float) -> None:
+    delay = t - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
