@@ -52,6 +52,8 @@ class Usage:
     machine_busy: float = 0.0
     machine_total: float = 0.0
     waits: Counter = field(default_factory=Counter)
+    wal_bytes: float = 0.0  # server-wide WAL written in the window
+    checkpoints: int = 0  # checkpoints started in the window (full-page images follow one)
 
     def per_op_ms(self, ops: int) -> dict[str, float | None]:
         if not ops:
@@ -79,7 +81,7 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "client": self.client, "app": self.app, "pg": self.pg,
                 "machine_busy": self.machine_busy, "machine_total": self.machine_total,
-                "waits": dict(self.waits)}
+                "waits": dict(self.waits), "wal_bytes": self.wal_bytes, "checkpoints": self.checkpoints}
 
 
 class Probe:
@@ -98,6 +100,14 @@ class Probe:
             "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
             "AND (datname = current_database() OR backend_type = ANY(%s))", (list(PG_BACKGROUND),)).fetchall()
         return [r[0] for r in rows]
+
+    def wal_and_checkpoints(self) -> tuple[str, int]:
+        lsn = self.conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        try:
+            row = self.conn.execute("SELECT num_timed + num_requested FROM pg_stat_checkpointer").fetchone()  # 17+
+        except psycopg.Error:
+            row = self.conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()
+        return (lsn[0] if lsn else "0/0"), int(row[0]) if row else 0
 
     def sample_waits(self) -> list[str]:
         """Wait event of every active client backend of this database ('CPU' when it waits on nothing)."""
@@ -120,13 +130,17 @@ class Probe:
                     sum(map(proc_cpu_seconds, pg_pids)), busy, total)
 
         first = snap()
+        wal0, ckpt0 = self.wal_and_checkpoints()
         waits: Counter = Counter()
         while time.monotonic() < deadline - interval:
             waits.update(self.sample_waits())
             time.sleep(interval)
         _sleep_until(deadline)
         last = snap()
-        return Usage(seconds=last[0] - first[0], client=last[1] - first[1], app=last[2] - first[2],
+        wal1, ckpt1 = self.wal_and_checkpoints()
+        row = self.conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (wal1, wal0)).fetchone()
+        return Usage(wal_bytes=float(row[0]) if row else 0.0, checkpoints=ckpt1 - ckpt0,
+                     seconds=last[0] - first[0], client=last[1] - first[1], app=last[2] - first[2],
                      pg=last[3] - first[3], machine_busy=last[4] - first[4], machine_total=last[5] - first[5],
                      waits=waits)
 

@@ -91,6 +91,9 @@ CPU_NOTE = (
     "the handler itself and psycopg); *app* = the local API process; *PG* = the database's backends "
     "plus the server's WAL writer, checkpointer and background writer. *busy*: the whole machine's CPU "
     "use; *other*: CPU used outside these processes (other users of the machine, the harness). "
+    "*WAL B/op*: WAL bytes written per operation (the server's WAL position, so other databases' writes "
+    "count too); *ckpt*: checkpoints in the window (after one, every first change of a page "
+    "writes a full-page image: more WAL, slower commits). "
     "*waits*: PostgreSQL wait events of the active backends, sampled every 40 ms (CPU = waiting on "
     "nothing); Lock:transactionid / Lock:tuple = queued behind another transaction's row lock, "
     "IO:WALSync / LWLock:WALWrite = the commit's WAL flush.")
@@ -114,7 +117,8 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
             continue
         per = u.per_op_ms(f.ops)
         cpu_rows.append([f.name, f.concurrency, _fmt(per["client"], 3), _fmt(per["app"], 3), _fmt(per["pg"], 3),
-                         _fmt(u.busy_pct, 0), _fmt(u.other_pct, 0), u.top_waits()])
+                         _fmt(u.busy_pct, 0), _fmt(u.other_pct, 0),
+                         _fmt(u.wal_bytes / f.ops if f.ops else None, 0), u.checkpoints or "", u.top_waits()])
     startup = results.get("startup") or []
     out = [
         "# Benchmarks",
@@ -144,9 +148,12 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
         "## Where the time goes",
         "",
         _table(["figure", "c", "client CPU ms/op", "app CPU ms/op", "PG CPU ms/op", "busy %", "other %",
-                "waits (share of samples)"], cpu_rows),
+                "WAL B/op", "ckpt", "waits (share of samples)"], cpu_rows),
         "",
         CPU_NOTE,
+        "",
+        "Where a debit's CPU goes inside the worker (py-spy) and inside PostgreSQL (per function, rows and WAL "
+        "written): [profile.md](profile.md), from `python -m bench.profile`.",
         "",
         "## Cold start",
         "",
