@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP path")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument("--duration", type=float, help="seconds measured per figure")
+    parser.add_argument("--concurrency", help="comma-separated client counts (default 1,4,8; quick 1,8)")
     parser.add_argument("--out", default=RESULTS, help=f"Markdown report (default {RESULTS})")
     parser.add_argument("--chart", default=CHART, help=f"PNG chart (default {CHART})")
     args = parser.parse_args(argv)
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     config = replace(config, http=not args.no_http, chart=not args.no_chart)
     if args.duration:
         config = replace(config, duration=args.duration)
+    if args.concurrency:
+        config = replace(config, concurrency=tuple(int(c) for c in args.concurrency.split(",")))
     started = time.perf_counter()
     print(f"bench: {'quick' if args.quick else 'full'} run, {config.warmup:g}+{config.duration:g} s per figure, "
           f"concurrency {list(config.concurrency)}", file=sys.stderr, flush=True)

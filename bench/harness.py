@@ -128,6 +128,8 @@ def prepare(config: Config, server: str | None = None) -> tuple[str, str]:
                          "currency, status, expires_at) SELECT %s, sha256(convert_to(%s, 'UTF8')), %s, %s, g.id, "
                          "g.provider_id, 'USD', 'active', now() + interval '1 day' FROM casino_games g WHERE g.id = %s",
                          (str(uuid.uuid4()), token(i), user, wallet_id, admin.GAME))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # statistics from the start, as a database in service has them
     return server, url
 
 

@@ -54,6 +54,7 @@ class Usage:
     waits: Counter = field(default_factory=Counter)
     wal_bytes: float = 0.0  # server-wide WAL written in the window
     checkpoints: int = 0  # checkpoints started in the window (full-page images follow one)
+    pg_by_process: Counter = field(default_factory=Counter)  # PG CPU seconds by process kind
 
     def per_op_ms(self, ops: int) -> dict[str, float | None]:
         if not ops:
@@ -81,7 +82,15 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "client": self.client, "app": self.app, "pg": self.pg,
                 "machine_busy": self.machine_busy, "machine_total": self.machine_total,
-                "waits": dict(self.waits), "wal_bytes": self.wal_bytes, "checkpoints": self.checkpoints}
+                "waits": dict(self.waits), "wal_bytes": self.wal_bytes, "checkpoints": self.checkpoints,
+                "pg_by_process": dict(self.pg_by_process)}
+
+    def pg_breakdown(self, n: int = 3) -> str:
+        """PostgreSQL processes other than the figure's own sessions that used over 10% of its PG CPU."""
+        if not self.pg:
+            return ""
+        return ", ".join(f"{k} {100 * v / self.pg:.0f}%" for k, v in self.pg_by_process.most_common(n)
+                         if not k.startswith("client") and v / self.pg > 0.1)
 
 
 class Probe:
@@ -95,11 +104,12 @@ class Probe:
     def close(self) -> None:
         self.conn.close()
 
-    def pg_pids(self) -> list[int]:
+    def pg_pids(self) -> dict[int, str]:
+        """pid -> kind (backend type) of our database's backends and the shared background writers."""
         rows = self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "SELECT pid, backend_type FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
             "AND (datname = current_database() OR backend_type = ANY(%s))", (list(PG_BACKGROUND),)).fetchall()
-        return [r[0] for r in rows]
+        return {r[0]: r[1] for r in rows}
 
     def wal_and_checkpoints(self) -> tuple[str, int]:
         lsn = self.conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
@@ -124,10 +134,10 @@ class Probe:
         app_pids = app_pids or []
         pg_pids = self.pg_pids()
 
-        def snap() -> tuple[float, float, float, float, float, float]:
+        def snap() -> tuple[float, float, float, dict[int, float], float, float]:
             busy, total = machine_cpu()
             return (time.monotonic(), sum(map(proc_cpu_seconds, client_pids)), sum(map(proc_cpu_seconds, app_pids)),
-                    sum(map(proc_cpu_seconds, pg_pids)), busy, total)
+                    {pid: proc_cpu_seconds(pid) for pid in pg_pids}, busy, total)
 
         first = snap()
         wal0, ckpt0 = self.wal_and_checkpoints()
@@ -139,10 +149,14 @@ class Probe:
         last = snap()
         wal1, ckpt1 = self.wal_and_checkpoints()
         row = self.conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (wal1, wal0)).fetchone()
+        by_process: dict[str, float] = {}
+        for pid, kind in pg_pids.items():
+            if last[3].get(pid, 0.0) >= first[3].get(pid, 0.0):  # a pid gone (0.0) counts nothing
+                by_process[kind] = by_process.get(kind, 0.0) + last[3][pid] - first[3][pid]
         return Usage(wal_bytes=float(row[0]) if row else 0.0, checkpoints=ckpt1 - ckpt0,
                      seconds=last[0] - first[0], client=last[1] - first[1], app=last[2] - first[2],
-                     pg=last[3] - first[3], machine_busy=last[4] - first[4], machine_total=last[5] - first[5],
-                     waits=waits)
+                     pg=sum(by_process.values()), machine_busy=last[4] - first[4],
+                     machine_total=last[5] - first[5], waits=waits, pg_by_process=Counter(by_process))
 
 
 def _sleep_until(t: float) -> None:

@@ -96,7 +96,9 @@ CPU_NOTE = (
     "writes a full-page image: more WAL, slower commits). "
     "*waits*: PostgreSQL wait events of the active backends, sampled every 40 ms (CPU = waiting on "
     "nothing); Lock:transactionid / Lock:tuple = queued behind another transaction's row lock, "
-    "IO:WALSync / LWLock:WALWrite = the commit's WAL flush.")
+    "IO:WALSync / LWLock:WALWrite = the commit's WAL flush. *PG CPU outside the sessions*: "
+    "PostgreSQL processes other than the figure's own sessions (autovacuum, WAL writer, checkpointer) "
+    "that used over 10% of its PG CPU.")
 
 
 def markdown(results: dict[str, Any], png: str | None) -> str:
@@ -118,7 +120,8 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
         per = u.per_op_ms(f.ops)
         cpu_rows.append([f.name, f.concurrency, _fmt(per["client"], 3), _fmt(per["app"], 3), _fmt(per["pg"], 3),
                          _fmt(u.busy_pct, 0), _fmt(u.other_pct, 0),
-                         _fmt(u.wal_bytes / f.ops if f.ops else None, 0), u.checkpoints or "", u.top_waits()])
+                         _fmt(u.wal_bytes / f.ops if f.ops else None, 0), u.checkpoints or "", u.top_waits(),
+                         u.pg_breakdown()])
     startup = results.get("startup") or []
     out = [
         "# Benchmarks",
@@ -148,7 +151,7 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
         "## Where the time goes",
         "",
         _table(["figure", "c", "client CPU ms/op", "app CPU ms/op", "PG CPU ms/op", "busy %", "other %",
-                "WAL B/op", "ckpt", "waits (share of samples)"], cpu_rows),
+                "WAL B/op", "ckpt", "waits (share of samples)", "PG CPU outside the sessions"], cpu_rows),
         "",
         CPU_NOTE,
         "",
