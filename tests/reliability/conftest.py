@@ -1,0 +1,157 @@
+"""Shared by the reliability tests: hypothesis settings (seeded and reproducible), reconcile after
+every test, connections per thread (one per simulated Lambda container) and bounded waits on
+observable database state.
+
+Reproducing a failure: the CI runs are derandomized (the same examples every run, so a failure
+shows again on the next run; hypothesis prints the failing steps and a @reproduce_failure blob).
+The soak runs draw a fresh seed each time and hypothesis prints it on failure
+("@seed(...)"); run `pytest -m soak tests/reliability --hypothesis-seed=<that seed>` to replay.
+Shrinking is off by default (minutes against a real database); RELIABILITY_SHRINK=1 turns it on.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from wallet_common import db
+
+from devtools import admin
+from tests.support import admin_conn
+
+T = TypeVar("T")
+SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+#: Shrinking a failure against a real database can take minutes: off unless asked for
+#: (RELIABILITY_SHRINK=1); the unshrunk failing steps are printed either way.
+PHASES = tuple(Phase) if os.environ.get("RELIABILITY_SHRINK") else (Phase.explicit, Phase.reuse, Phase.generate)
+
+
+def ci_settings(**overrides) -> settings:
+    """Derandomized: the same sequence on every run and every machine."""
+    return settings(**{"deadline": None, "derandomize": True, "database": None, "print_blob": True,
+                       "suppress_health_check": SLOW_OK, "phases": PHASES, **overrides})
+
+
+def soak_settings(**overrides) -> settings:
+    """A fresh random seed per run (printed by hypothesis on failure)."""
+    return settings(**{"deadline": None, "derandomize": False, "database": None, "print_blob": True,
+                       "suppress_health_check": SLOW_OK, "phases": PHASES, **overrides})
+
+
+# ------------------------------------------------------------------ §9 after every test
+
+def assert_reconciled(url: str) -> None:
+    result = admin.reconcile(url)
+    assert result.ok, "reconcile found a mismatch:\n" + result.table()
+
+
+@pytest.fixture(autouse=True)
+def reconciled(database_url):
+    """Every reliability test ends with reconcile (PROTOCOL §9: every wallet equals its ledger,
+    no pending rows, each bet refunded at most once and exactly) clean on the test database."""
+    yield
+    assert_reconciled(database_url)
+
+
+# ------------------------------------------------------------------ one connection per thread
+
+class ConnectionsPerThread:
+    """Stands in for wallet_common.db._connections: every thread gets its own cached
+    connections, as every Lambda container has its own. (The module-level dict is one per
+    process, so threads would otherwise share one connection and psycopg would serialise
+    every statement: no concurrency would reach the database.)"""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[dict[str, psycopg.Connection]] = []
+        self._lock = threading.Lock()
+
+    def _mine(self) -> dict[str, psycopg.Connection]:
+        mine = getattr(self._local, "conns", None)
+        if mine is None:
+            mine = self._local.conns = {}
+            with self._lock:
+                self._all.append(mine)
+        return mine
+
+    def get(self, role, default=None):
+        return self._mine().get(role, default)
+
+    def __setitem__(self, role, conn) -> None:
+        self._mine()[role] = conn
+
+    def pop(self, role, default=None):
+        return self._mine().pop(role, default)
+
+    def values(self):
+        with self._lock:
+            return [c for d in self._all for c in d.values()]
+
+    def clear(self) -> None:
+        with self._lock:
+            for d in self._all:
+                d.clear()
+
+    def opened(self) -> int:
+        return len(self.values())
+
+
+@pytest.fixture
+def connections_per_thread(monkeypatch) -> Iterator[ConnectionsPerThread]:
+    db.close_all()
+    per_thread = ConnectionsPerThread()
+    monkeypatch.setattr(db, "_connections", per_thread)
+    try:
+        yield per_thread
+    finally:
+        db.close_all()   # closes every thread's connections (monkeypatch restores the dict after)
+
+
+# ------------------------------------------------------------------ waiting on observable state
+
+def wait_for(predicate: Callable[[], T], what: str, timeout: float = 20.0) -> T:
+    """Polls an observable condition (pg_stat_activity, pg_locks) until it holds, with a deadline.
+    Used only where there is no event to await."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.01)
+
+
+def lock_waiters(url: str, role: str = "casino_app", exclude: frozenset[int] = frozenset()) -> list[int]:
+    """Backends of `role` in this test database that are waiting for a lock."""
+    with admin_conn(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE usename = %s AND datname = current_database() "
+            "AND wait_event_type = 'Lock' AND NOT (pid = ANY(%s)) ORDER BY backend_start",
+            (role, list(exclude))).fetchall()
+    return [r[0] for r in rows]
+
+
+class HeldWallet:
+    """An admin transaction holding a wallet's row lock, as a long job (or a stuck session)
+    would; the casino's callbacks on that wallet wait for it."""
+
+    def __init__(self, url: str, user: str, currency: str = "USD"):
+        self.conn = psycopg.connect(url)
+        self.conn.execute("SELECT 1 FROM casino_wallets WHERE user_id = %s AND currency = %s FOR UPDATE",
+                          (user, currency))
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+    def __enter__(self) -> HeldWallet:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
