@@ -140,9 +140,10 @@ class HeldWallet:
     """An admin transaction holding a wallet's row lock, as a long job (or a stuck session)
     would; the casino's callbacks on that wallet wait for it."""
 
-    def __init__(self, url: str, user: str, currency: str = "USD"):
+    def __init__(self, url: str, user: str, currency: str = "USD", *, mode: str = "UPDATE"):
+        assert mode in ("UPDATE", "NO KEY UPDATE")
         self.conn = psycopg.connect(url)
-        self.conn.execute("SELECT 1 FROM casino_wallets WHERE user_id = %s AND currency = %s FOR UPDATE",
+        self.conn.execute(f"SELECT 1 FROM casino_wallets WHERE user_id = %s AND currency = %s FOR {mode}",
                           (user, currency))
 
     def release(self) -> None:
