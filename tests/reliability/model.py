@@ -192,6 +192,8 @@ class CasinoModel:
         def reject(code: str) -> Expected:
             return self._reject(txid, "rollback", key, token, round_id, code)
 
+        if bet == txid:
+            return reject("NOT_A_BET")      # it names itself: a rollback, not a bet
         b = self.stored.get(bet)
         refund = refund_redeemable = 0
         tombstone = False

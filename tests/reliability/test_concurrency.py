@@ -16,6 +16,7 @@ import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from wallet_common import db
 
 from tests.reliability.conftest import assert_reconciled
@@ -75,8 +76,9 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
     return ops
 
 
-def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connections_per_thread):
-    rng = random.Random(20261124)
+@pytest.mark.parametrize("seed", [20261124, 7, 1999])
+def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connections_per_thread, seed):
+    rng = random.Random(seed)
     opening = {make_player(database_url, 60_000, 25_000): 60_000 for _ in range(3)}    # a few hot wallets
     tokens = {p: [new_session(database_url, p) for _ in range(2)] for p in opening}    # two sessions each
     player_of = {t: p for p, ts in tokens.items() for t in ts}

@@ -121,6 +121,25 @@ def test_connection_killed_twice_answers_503_nothing_half_committed_and_the_retr
     assert traces(database_url, body["transactionId"], body["roundId"])["rows"] == {"accepted": 1}
 
 
+def test_cached_connection_killed_while_idle_recovers_on_the_next_request(database_url):
+    """Between invocations (a frozen sandbox, an RDS Proxy or failover closing idle connections):
+    the next request finds its cached connection dead, reconnects once and is answered normally."""
+    user = make_player(database_url, 1_000)
+    token = new_session(database_url, user)
+    assert call("/casino/getBalance", {"sessionToken": token}).status == 200    # caches the connection
+    with admin_conn(database_url) as conn:
+        idle = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE usename IN ('casino_app', "
+                                           "'provider_app') AND datname = current_database() AND state = 'idle'")]
+    assert idle
+    for pid in idle:
+        terminate(database_url, pid)
+    body = debit_body(token)
+    r = call("/casino/debit", body)
+    assert r.status == 200 and not r.replayed, r
+    assert call("/provider/health", b"", sign_with=None, method="GET").status == 200
+    assert wallet(database_url, user)[0] == 900
+
+
 # ------------------------------------------------------------------ the socket dropped (proxy)
 
 @pytest.fixture

@@ -236,9 +236,13 @@ class WalletMachine(RuleBasedStateMachine):
         return self._launch(label)
 
     @rule(target=bets, token=sessions, round_choice=st.sampled_from(["new", "new", "own", "own", "own", "any"]),
-          pick=st.integers(0, 10**6), amount=DEBIT_AMOUNTS, currency=CURRENCIES)
-    def debit(self, token, round_choice, pick, amount, currency):
+          pick=st.integers(0, 10**6), amount=DEBIT_AMOUNTS, currency=CURRENCIES,
+          session_choice=st.sampled_from(["drawn"] * 5 + ["expired"]))
+    def debit(self, token, round_choice, pick, amount, currency, session_choice):
         WalletMachine.steps += 1
+        if session_choice == "expired":     # a provider still betting on a session that timed out
+            expired = [t for t, s in self.model.sessions.items() if s.expired]
+            token = self._pick(expired, pick) or token
         own = self.rounds_of.get(token, [])
         round_id = {"new": None, "own": own[-1] if own else None,
                     "any": self._pick(self.all_rounds, pick)}[round_choice] or new_id("round")
@@ -291,19 +295,19 @@ class WalletMachine(RuleBasedStateMachine):
         return txid
 
     @rule(target=others, token=sessions,
-          bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "not-a-bet"]),
+          bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "not-a-bet", "itself"]),
           round_choice=st.sampled_from(["none", "bet's", "bet's", "any"]), pick=st.integers(0, 10**6),
           own_session=st.sampled_from([True, True, True, False]))
     def rollback(self, token, bet_choice, round_choice, pick, own_session):
         WalletMachine.steps += 1
         mine = self.bets_by_token.get(token, [])
+        txid = new_id("rb")
         bet = {"latest": mine[-1] if mine else None, "any-bet": self._pick(list(self.bets_of), pick),
-               "not-a-bet": self._pick(self.other_ids, pick)}[bet_choice] or new_id("ghost")
+               "not-a-bet": self._pick(self.other_ids, pick), "itself": txid}[bet_choice] or new_id("ghost")
         if own_session and bet in self.bets_of:
             token = self.bets_of[bet][0]
         round_id = {"none": None, "bet's": self.bets_of.get(bet, (None, None))[1],
                     "any": self._pick(self.all_rounds, pick)}[round_choice]
-        txid = new_id("rb")
         self._send("rollback", (token, txid, bet, round_id))
         self.rolled_back.append(bet)
         self.other_ids.append(txid)
@@ -337,9 +341,11 @@ class WalletMachine(RuleBasedStateMachine):
         round_id = self.bets_of[bet][1] if bet in self.bets_of and with_round else None
         self._send("rollback", (token, new_id("rb"), bet, round_id))
 
-    @rule(token=sessions)
-    def get_balance(self, token):
+    @rule(token=sessions, session_choice=st.sampled_from(["drawn", "drawn", "expired"]), pick=st.integers(0, 10**6))
+    def get_balance(self, token, session_choice, pick):
         WalletMachine.steps += 1
+        if session_choice == "expired":
+            token = self._pick([t for t, s in self.model.sessions.items() if s.expired], pick) or token
         got = call("/casino/getBalance", {"sessionToken": token})
         self._compare_balance(got, self.model.get_balance(token))
 
