@@ -1,11 +1,13 @@
 """1,000 callbacks from 16 threads on a few hot wallets: fresh debits, duplicate debits (racing
-their original), credits, duplicate credits, rollbacks (of accepted bets, of bets still in flight,
-of bets that arrive later, twice under different ids). Each thread has its own database
+their original, also through the player's other session), debits reusing an id with another
+amount, credits, duplicate credits, rollbacks (of accepted bets, of bets still in flight, of bets
+that arrive later, twice under different ids). Each thread has its own database
 connections, as each Lambda container has its own, so the requests really run concurrently in
 PostgreSQL.
 
 Checked: no 5xx; every transactionId has exactly one ledger row and exactly one first answer, all
-its other answers are byte-identical replays; the stored response is what the client got; every
+its other answers are byte-identical replays (same request) or 409 TRANSACTION_ID_CONFLICT (another
+payload); the stored response is what the client got; every
 wallet moved exactly by the accepted answers; no deadlock was retried; reconcile is clean.
 """
 from __future__ import annotations
@@ -44,8 +46,16 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
                     "amount": rng.choice([rng.randint(1, 400), rng.randint(1, 5_000)]), "currency": "USD"}
             bets.append(body)
             ops.append(("debit", body))
-        elif roll < 0.55:
+        elif roll < 0.47:
             ops.append(("debit", rng.choice(bets)))                            # a duplicate debit
+        elif roll < 0.51:
+            # the same request through the player's other session (a retry after a re-launch: §5)
+            bet = rng.choice(bets)
+            other = next(t for p, ts in tokens.items() if bet["sessionToken"] in ts for t in ts
+                         if t != bet["sessionToken"])
+            ops.append(("debit", {**bet, "sessionToken": other}))
+        elif roll < 0.55:
+            ops.append(("debit", {**rng.choice(bets), "amount": rng.randint(1, 400)}))  # same id, other payload
         elif roll < 0.72:
             bet = rng.choice(bets)
             body = {"sessionToken": bet["sessionToken"], "transactionId": new_id("win"), "roundId": bet["roundId"],
@@ -74,6 +84,12 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
     ops = ops[:CALLBACKS]
     rng.shuffle(ops)
     return ops
+
+
+def normalised(kind: str, body: dict, player_of: dict[str, str]) -> tuple:
+    """What makes two requests the same one (§5): the player, not the session token."""
+    return (kind, player_of[body["sessionToken"]], body.get("currency"), body.get("roundId"), body.get("amount"),
+            body.get("betTransactionId"), bool(body.get("roundClosed")))
 
 
 @pytest.mark.parametrize("seed", [20261124, 7, 1999])
@@ -106,13 +122,22 @@ def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connectio
     assert all("Traceback" not in r.raw for _, _, r in results)
     assert db.retried_conflicts == conflicts_before, "a deadlock or serialization failure was retried"
 
-    # per transactionId: one first answer, every other one its byte-identical replay
+    # per transactionId: one first answer; every request with the same normalised payload gets
+    # its byte-identical replay, every other payload 409 TRANSACTION_ID_CONFLICT
     by_txid: dict[str, list] = defaultdict(list)
     for kind, body, r in results:
         by_txid[body["transactionId"]].append((kind, body, r))
+    first: dict[str, tuple] = {}
     for txid, answers in by_txid.items():
-        assert len({(r.status, r.raw) for _, _, r in answers}) == 1, (txid, [r.raw for _, _, r in answers])
-        assert sum(not r.replayed for _, _, r in answers) == 1, (txid, [r.headers for _, _, r in answers])
+        firsts = [a for a in answers if not a[2].replayed and a[2].code != "TRANSACTION_ID_CONFLICT"]
+        assert len(firsts) == 1, (txid, [(r.status, r.raw, r.headers) for _, _, r in answers])
+        first[txid] = firsts[0]
+        winner = normalised(*firsts[0][:2], player_of)
+        for kind, body, r in answers:
+            if normalised(kind, body, player_of) == winner:
+                assert (r.status, r.raw) == (firsts[0][2].status, firsts[0][2].raw), (txid, r, firsts[0][2])
+            else:
+                assert (r.status, r.code) == (409, "TRANSACTION_ID_CONFLICT"), (txid, body, r)
 
     # the ledger: exactly one row per transactionId, holding the answer the client got
     with admin_conn(database_url) as conn:
@@ -121,14 +146,13 @@ def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connectio
             "FROM casino_transactions WHERE transaction_id = ANY(%s)", (list(by_txid),))}
     assert set(rows) == set(by_txid)
     for txid, (count, status, body, row_status) in rows.items():
-        _, _, r = by_txid[txid][0]
+        _, _, r = first[txid]
         assert count == 1 and (status, body) == (r.status, r.raw), (txid, rows[txid], r)
         assert row_status == ("accepted" if r.status == 200 else "rejected"), (txid, row_status, r)
 
     # money: every wallet moved by exactly what the accepted answers say
     moved = dict.fromkeys(opening, 0)
-    for answers in by_txid.values():
-        kind, body, r = answers[0]
+    for kind, body, r in first.values():
         if r.status != 200:
             continue
         player = player_of[body["sessionToken"]]
