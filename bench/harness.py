@@ -128,9 +128,20 @@ def prepare(config: Config, server: str | None = None) -> tuple[str, str]:
                          "currency, status, expires_at) SELECT %s, sha256(convert_to(%s, 'UTF8')), %s, %s, g.id, "
                          "g.provider_id, 'USD', 'active', now() + interval '1 day' FROM casino_games g WHERE g.id = %s",
                          (str(uuid.uuid4()), token(i), user, wallet_id, admin.GAME))
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE")  # statistics from the start, as a database in service has them
     return server, url
+
+
+def prime(url: str, wallets: int, seconds: int = 2) -> None:
+    """A few thousand debits, then ANALYZE: the figures then run on tables with rows and
+    statistics, as a database in service has them. Without this the first figure measures a
+    fresh database's transient: the planner's statistics say the ledger tables are (nearly)
+    empty until autovacuum analyzes them (up to autovacuum_naptime later), and the cached
+    plans of the ledger functions seq-scan casino_rounds / casino_transactions as they grow,
+    doubling the first figure's CPU per debit."""
+    import psycopg
+    pgb.PgbenchRun(url, 2, 0, seconds, pgb.debit_script(False), {"wallets": wallets}).finish()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def new_database(server: str, prefix: str) -> str:
@@ -215,6 +226,7 @@ class Bench:
             probe, tpcb_probe = Probe(url), Probe(pg_url)
             probes += [probe, tpcb_probe]
             calibration = self.calibrate(pool)
+            prime(url, cfg.wallets)
             for c in cfg.concurrency:
                 level: list[Figure] = []
                 self.progress(f"  c={c}: {TPCB}")
