@@ -58,6 +58,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+NOISY_OTHER_PCT = 15  # a figure during which others used this much of the machine is marked †
+
 DESCRIPTIONS = [
     f"- **{TPCB}**: PostgreSQL's built-in TPC-B-like transaction (BEGIN, 3 UPDATE, SELECT, INSERT, END) "
     "in its own `pgbench -i` database (scale = highest concurrency).",
@@ -83,7 +85,8 @@ COLUMNS_NOTE = (
     "ReadyForQuery). Autocommit, no BEGIN/COMMIT: one statement = one round trip = one transaction. "
     "*unexpected*: non-200 answers, failed replays, failed pgbench transactions (balances never run "
     "out, so no 402 is expected). *reconcile*: `devtools.admin.reconcile` on the bench database right "
-    "after the figure.")
+    "after the figure. **†**: during this figure other processes used more than "
+    f"{NOISY_OTHER_PCT}% of the machine's CPU (see *other %* below): a noisy figure.")
 
 CPU_NOTE = (
     "CPU milliseconds per operation in the measured window (from /proc): *client* = the load generator "
@@ -106,7 +109,8 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
     figures: list[Figure] = results["figures"]
     rows = []
     for f in figures:
-        rows.append([f.name, f.concurrency, round(f.ops_per_s), _fmt(f.pct(50), 2), _fmt(f.pct(95), 2),
+        noisy = f.usage is not None and (f.usage.other_pct or 0) > NOISY_OTHER_PCT
+        rows.append([f.name + (" †" if noisy else ""), f.concurrency, round(f.ops_per_s), _fmt(f.pct(50), 2), _fmt(f.pct(95), 2),
                      _fmt(f.pct(99), 2), _fmt(f.ratio(f.tpcb_ops_per_s), 2), _fmt(f.ratio(f.own_ops_per_s), 2),
                      _fmt(f.calls / f.ops if f.ops and f.name not in (TPCB,) else None, 2),
                      _fmt(f.statements_per_op, 2) if f.name not in (TPCB, OWN, OWN_HOT) else "",
