@@ -1,17 +1,32 @@
 # Two commands matter: `make run` (local API on :3000 with an embedded database) and
-# `make test` (the whole suite). Everything else is a step of those or a tool.
+# `make test` (the whole suite). `make check` is the one gate CI runs. `make` alone prints help.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON ?= $(shell scripts/find-python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (+ PNG)
+.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check \
+        migrate seed reset reconcile events simulate invoke clean
+
+help:  ## this list
+	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
+	@echo "make test    - the whole test suite against a real PostgreSQL (the second)"
+	@echo
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 18
+
+check:  ## the one gate (what CI runs): lint, OpenAPI drift, `make test`, SAM checks
+	$(MAKE) lint
+	$(MAKE) openapi-check
+	$(MAKE) test
+	$(MAKE) sam-check
+	@echo "make check: all gates passed"
+
+bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (+ PNG); about five minutes
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench $(BENCH_ARGS)
-
-.PHONY: bench soak run serve test venv tools lint sam-check migrate seed reset reconcile events simulate invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (3.12 preferred)"; exit 1; }
@@ -31,12 +46,28 @@ serve: venv
 test: venv  ## the whole test suite against a real PostgreSQL
 	$(PY) -m pytest
 
+unit: venv  ## unit tests only (no database)
+	$(PY) -m pytest tests/unit
+
+integration: venv  ## handler and wallet-rule tests against a real PostgreSQL
+	$(PY) -m pytest tests/integration tests/api tests/aws tests/e2e tests/provider
+
+reliability: venv  ## faults, fuzzing, concurrency and the model-based run
+	$(PY) -m pytest tests/reliability
+
 soak: venv  ## the long reliability run (20,000+ model-based steps)
 	$(PY) -m pytest -m soak tests/reliability
 
-lint: venv
-	$(PY) -m ruff check layers functions devtools tests
-	$(PY) -m mypy layers/common/wallet_common devtools
+lint: venv  ## ruff (check + format), mypy, import contract, sqlfluff
+	$(PY) -m ruff check layers functions devtools tests bench
+	$(PY) -m ruff format --check layers functions devtools tests bench
+	$(PY) -m mypy layers/common/seamless devtools tests bench
+	@for f in functions/*/*/app.py; do $(PY) -m mypy --no-error-summary $$f || exit 1; done
+	PYTHONPATH=layers/common $(VENV)/bin/lint-imports
+	$(VENV)/bin/sqlfluff lint sql
+
+openapi-check: venv  ## docs/openapi.json matches the models
+	$(PY) -m devtools openapi --check
 
 $(TOOLS)/.installed: requirements-tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)

@@ -1,6 +1,7 @@
 """python -m bench [--quick] [--no-http] [--no-chart]: measure the wallet beside pgbench, write
 bench/results.md and bench/throughput.png (raw numbers in bench/out/results.json); exit 1 if
 reconcile failed or a request failed unexpectedly."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,17 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency:
         config = replace(config, concurrency=tuple(int(c) for c in args.concurrency.split(",")))
     started = time.perf_counter()
-    print(f"bench: {'quick' if args.quick else 'full'} run, {config.warmup:g}+{config.duration:g} s per figure, "
-          f"concurrency {list(config.concurrency)}", file=sys.stderr, flush=True)
+    print(
+        f"bench: {'quick' if args.quick else 'full'} run, {config.warmup:g}+{config.duration:g} s per figure, "
+        f"concurrency {list(config.concurrency)}",
+        file=sys.stderr,
+        flush=True,
+    )
     results = run(config, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     png = chart(results, args.chart) if config.chart else None
     Path(args.out).write_text(markdown(results, png))
     raw = ROOT / "bench" / "out" / "results.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps({**results, "figures": [f.as_dict() for f in results["figures"]]}, indent=1,
-                              default=str))
-    print(f"bench: wrote {args.out}{' and ' + png if png else ''} in {time.perf_counter() - started:.0f}s",
-          file=sys.stderr)
+    raw.write_text(json.dumps({**results, "figures": [f.as_dict() for f in results["figures"]]}, indent=1, default=str))
+    print(f"bench: wrote {args.out}{' and ' + png if png else ''} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     unexpected = sum(f.unexpected for f in results["figures"])
     if not results["reconciled"] or unexpected:
         print(f"bench: FAILED (reconciled={results['reconciled']}, unexpected failures={unexpected})", file=sys.stderr)

@@ -6,6 +6,7 @@ One process per client so Python's GIL does not make the load generator the bott
 Statements are counted at the driver (every psycopg Cursor.execute/executemany) during the
 run; a separate calibration job counts real protocol round trips with libpq's trace.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.fixtures import CASINO_SECRET, PROVIDER_SECRET
+
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "dev-casino-secret"
+SECRET = CASINO_SECRET
 AMOUNT = 1
 # The handlers' environment as deployed (template.yaml Globals: INFO logs, EMF metrics),
 # except X-Ray: no daemon here. Their stdout (logs, EMF lines) goes to /dev/null.
-HANDLER_ENV = {"CASINO_SECRET": SECRET, "PROVIDER_SECRET": "dev-provider-secret",
-               "POWERTOOLS_SERVICE_NAME": "casino-wallet", "POWERTOOLS_METRICS_NAMESPACE": "CasinoWallet",
-               "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_TRACE_DISABLED": "true"}
+HANDLER_ENV = {
+    "CASINO_SECRET": SECRET,
+    "PROVIDER_SECRET": PROVIDER_SECRET,
+    "POWERTOOLS_SERVICE_NAME": "casino-wallet",
+    "POWERTOOLS_METRICS_NAMESPACE": "CasinoWallet",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
 
 
 def token(i: int) -> str:
@@ -39,8 +47,9 @@ class Pool:
         ctx = mp.get_context("spawn")
         self.results: Any = ctx.Queue()
         self.jobs = [ctx.Queue() for _ in range(size)]
-        self.procs = [ctx.Process(target=worker_main, args=(i, url, wallets, self.jobs[i], self.results), daemon=True)
-                      for i in range(size)]
+        self.procs = [
+            ctx.Process(target=worker_main, args=(i, url, wallets, self.jobs[i], self.results), daemon=True) for i in range(size)
+        ]
         for p in self.procs:
             p.start()
         self.ready: list[dict[str, Any]] | None = None
@@ -87,6 +96,7 @@ def worker_main(index: int, url: str, wallets: int, jobs: Any, results: Any) -> 
             results.put(worker.run(job))
     except BaseException:  # report it rather than leave the parent waiting
         import traceback
+
         results.put({"index": index, "error": traceback.format_exc()})
 
 
@@ -106,9 +116,9 @@ class Worker:
                 sys.path.insert(0, path)
         started = time.perf_counter()
         import psycopg
-        from wallet_common import db as wallet_db
-        from wallet_common.settings import CASINO_ROLE, reload_settings
-        from wallet_common.signing import sign
+        from seamless.contract.signing import sign
+        from seamless.runtime import db as wallet_db
+        from seamless.runtime.settings import CASINO_ROLE, reload_settings
 
         from devtools.lambda_local import LambdaContext, api_event
         from devtools.template import Template
@@ -124,17 +134,29 @@ class Worker:
 
             setattr(psycopg.Cursor, name, counting)
         functions = Template().functions
-        self.handlers = {name: functions[fn].load() for name, fn in
-                         (("debit", "DebitFunction"), ("credit", "CreditFunction"), ("rollback", "RollbackFunction"))}
+        self.handlers = {
+            name: functions[fn].load()
+            for name, fn in (("debit", "DebitFunction"), ("credit", "CreditFunction"), ("rollback", "RollbackFunction"))
+        }
         self.wallet_db, self.role = wallet_db, CASINO_ROLE
         self.sign, self.api_event, self.LambdaContext = sign, api_event, LambdaContext
         imported = time.perf_counter()
         # The first invocation of a fresh container: settings, the connection, the first statement.
-        status = self.call("debit", {"sessionToken": token(index % wallets), "transactionId": f"first-{index}-{os.getpid()}",
-                                     "roundId": f"first-{index}-{os.getpid()}", "amount": AMOUNT,
-                                     "currency": "USD"})[0]
-        self.startup = {"import_ms": (imported - started) * 1000,
-                        "first_call_ms": (time.perf_counter() - imported) * 1000, "first_status": status}
+        status = self.call(
+            "debit",
+            {
+                "sessionToken": token(index % wallets),
+                "transactionId": f"first-{index}-{os.getpid()}",
+                "roundId": f"first-{index}-{os.getpid()}",
+                "amount": AMOUNT,
+                "currency": "USD",
+            },
+        )[0]
+        self.startup = {
+            "import_ms": (imported - started) * 1000,
+            "first_call_ms": (time.perf_counter() - imported) * 1000,
+            "first_status": status,
+        }
 
     # ------------------------------------------------------------ one callback
 
@@ -149,6 +171,7 @@ class Worker:
 
     def _http_call(self, endpoint: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], str]:
         import http.client
+
         for attempt in (1, 2):
             try:
                 if self.http is None:
@@ -168,8 +191,9 @@ class Worker:
 
     def debit_op(self, tok: str, txid: str) -> tuple[int, int]:
         """(callbacks sent, unexpected answers)."""
-        status = self.call("debit", {"sessionToken": tok, "transactionId": txid, "roundId": f"r{txid}",
-                                     "amount": AMOUNT, "currency": "USD"})[0]
+        status = self.call(
+            "debit", {"sessionToken": tok, "transactionId": txid, "roundId": f"r{txid}", "amount": AMOUNT, "currency": "USD"}
+        )[0]
         return 1, int(status != 200)
 
     def round_op(self, tok: str, txid: str, seq: int) -> tuple[int, int]:
@@ -185,12 +209,22 @@ class Worker:
             replayed = {k.lower(): v for k, v in headers.items()}.get("idempotent-replayed") == "true"
             bad += int(again != 200 or not replayed or body2 != body)
         if seq % 7 == 0:
-            status = self.call("rollback", {"sessionToken": tok, "transactionId": f"rb{txid}",
-                                            "betTransactionId": txid, "roundId": round_id})[0]
+            status = self.call(
+                "rollback", {"sessionToken": tok, "transactionId": f"rb{txid}", "betTransactionId": txid, "roundId": round_id}
+            )[0]
         else:
-            status = self.call("credit", {"sessionToken": tok, "transactionId": f"w{txid}", "roundId": round_id,
-                                          "amount": AMOUNT, "currency": "USD", "betTransactionId": txid,
-                                          "roundClosed": True})[0]
+            status = self.call(
+                "credit",
+                {
+                    "sessionToken": tok,
+                    "transactionId": f"w{txid}",
+                    "roundId": round_id,
+                    "amount": AMOUNT,
+                    "currency": "USD",
+                    "betTransactionId": txid,
+                    "roundClosed": True,
+                },
+            )[0]
         return calls + 1, bad + int(status != 200)
 
     # ------------------------------------------------------------ a job
@@ -219,13 +253,21 @@ class Worker:
                 latencies.append(elapsed * 1000)
                 statements += self.statements - before
         self.base = ""
-        return {"index": self.index, "ops": ops, "calls": calls, "statements": statements, "latencies": latencies,
-                "unexpected": unexpected, "deadlock_retries": self.wallet_db.retried_conflicts - retries_before}
+        return {
+            "index": self.index,
+            "ops": ops,
+            "calls": calls,
+            "statements": statements,
+            "latencies": latencies,
+            "unexpected": unexpected,
+            "deadlock_retries": self.wallet_db.retried_conflicts - retries_before,
+        }
 
     def calibrate(self, job: dict[str, Any]) -> dict[str, Any]:
         """Protocol round trips per operation, from libpq's trace of the handler's own connection:
         every round trip ends with the server's ReadyForQuery message."""
         from psycopg import pq
+
         tok = token(job["wallet"])
         conn = self.wallet_db.connection(self.role)
         with tempfile.TemporaryFile("w+") as trace:
@@ -243,9 +285,12 @@ class Worker:
                 conn.pgconn.untrace()
             trace.seek(0)
             text = trace.read()
-        return {"index": self.index, "ops": ops,
-                "round_trips": len(re.findall(r"^B\t\d+\tReadyForQuery", text, re.M)),
-                "queries": len(re.findall(r"^F\t\d+\t(?:Query|Parse)\b", text, re.M))}
+        return {
+            "index": self.index,
+            "ops": ops,
+            "round_trips": len(re.findall(r"^B\t\d+\tReadyForQuery", text, re.M)),
+            "queries": len(re.findall(r"^F\t\d+\t(?:Query|Parse)\b", text, re.M)),
+        }
 
 
 def _sleep_until(t: float) -> None:

@@ -2,6 +2,7 @@
 beside a bare interpreter and a minimal Powertools handler. Two numbers per row: the whole
 process (`python -c ...`, start to exit, as the Lambda runtime pays it before the first
 event) and the import alone (timed inside the process)."""
+
 from __future__ import annotations
 
 import os
@@ -24,20 +25,26 @@ MINIMAL_POWERTOOLS = (
     "logger = Logger(service='minimal')\n"
     "@logger.inject_lambda_context\n"
     "def handler(event, context):\n"
-    "    return {'statusCode': 200}")
+    "    return {'statusCode': 200}"
+)
 
 
 def _module_body(app: Path) -> str:
-    return ("import importlib.util\n"
-            f"spec = importlib.util.spec_from_file_location('app', r'{app}')\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)")
+    return (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('app', r'{app}')\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
+    )
 
 
 def _measure(body: str | None, runs: int, tracing: bool) -> tuple[float, float]:
     """(median process ms, median import ms)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
-    env.update(PYTHONPATH=str(ROOT / "layers" / "common"), POWERTOOLS_SERVICE_NAME="casino-wallet",
-               POWERTOOLS_TRACE_DISABLED="false" if tracing else "true")
+    env.update(
+        PYTHONPATH=str(ROOT / "layers" / "common"),
+        POWERTOOLS_SERVICE_NAME="casino-wallet",
+        POWERTOOLS_TRACE_DISABLED="false" if tracing else "true",
+    )
     process, imports = [], []
     for _ in range(runs):
         cmd = [sys.executable, "-c", "pass" if body is None else SNIPPET.format(body=body)]

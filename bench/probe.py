@@ -5,6 +5,7 @@ These are the evidence for "what limits it": on a 2-core machine the load genera
 Python handler and PostgreSQL share the same cores, so CPU milliseconds per operation say
 where the time goes, and the wait events say whether backends queue on a lock.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,6 +46,7 @@ def machine_cpu() -> tuple[float, float]:
 @dataclass
 class Usage:
     """CPU seconds spent in a window, per group, and the wait-event samples taken in it."""
+
     seconds: float = 0.0
     client: float = 0.0  # load generator: pgbench, or the worker processes (client + in-process handler)
     app: float = 0.0  # a separate application server (the local API), if any
@@ -59,8 +61,11 @@ class Usage:
     def per_op_ms(self, ops: int) -> dict[str, float | None]:
         if not ops:
             return {"client": None, "app": None, "pg": None}
-        return {"client": self.client * 1000 / ops, "app": (self.app * 1000 / ops) if self.app else None,
-                "pg": self.pg * 1000 / ops}
+        return {
+            "client": self.client * 1000 / ops,
+            "app": (self.app * 1000 / ops) if self.app else None,
+            "pg": self.pg * 1000 / ops,
+        }
 
     @property
     def busy_pct(self) -> float | None:
@@ -80,17 +85,28 @@ class Usage:
         return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in self.waits.most_common(n))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "client": self.client, "app": self.app, "pg": self.pg,
-                "machine_busy": self.machine_busy, "machine_total": self.machine_total,
-                "waits": dict(self.waits), "wal_bytes": self.wal_bytes, "checkpoints": self.checkpoints,
-                "pg_by_process": dict(self.pg_by_process)}
+        return {
+            "seconds": self.seconds,
+            "client": self.client,
+            "app": self.app,
+            "pg": self.pg,
+            "machine_busy": self.machine_busy,
+            "machine_total": self.machine_total,
+            "waits": dict(self.waits),
+            "wal_bytes": self.wal_bytes,
+            "checkpoints": self.checkpoints,
+            "pg_by_process": dict(self.pg_by_process),
+        }
 
     def pg_breakdown(self, n: int = 3) -> str:
         """PostgreSQL processes other than the figure's own sessions that used over 10% of its PG CPU."""
         if not self.pg:
             return ""
-        return ", ".join(f"{k} {100 * v / self.pg:.0f}%" for k, v in self.pg_by_process.most_common(n)
-                         if not k.startswith("client") and v / self.pg > 0.1)
+        return ", ".join(
+            f"{k} {100 * v / self.pg:.0f}%"
+            for k, v in self.pg_by_process.most_common(n)
+            if not k.startswith("client") and v / self.pg > 0.1
+        )
 
 
 class Probe:
@@ -108,7 +124,9 @@ class Probe:
         """pid -> kind (backend type) of our database's backends and the shared background writers."""
         rows = self.conn.execute(
             "SELECT pid, backend_type FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND (datname = current_database() OR backend_type = ANY(%s))", (list(PG_BACKGROUND),)).fetchall()
+            "AND (datname = current_database() OR backend_type = ANY(%s))",
+            (list(PG_BACKGROUND),),
+        ).fetchall()
         return {r[0]: r[1] for r in rows}
 
     def wal_and_checkpoints(self) -> tuple[str, int]:
@@ -124,11 +142,18 @@ class Probe:
         rows = self.conn.execute(
             "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
             "WHERE datname = current_database() AND state = 'active' AND backend_type = 'client backend' "
-            "AND pid <> pg_backend_pid()").fetchall()
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
         return [r[0] for r in rows]
 
-    def observe(self, warm_until: float, deadline: float, client_pids: list[int],
-                app_pids: list[int] | None = None, interval: float = 0.04) -> Usage:
+    def observe(
+        self,
+        warm_until: float,
+        deadline: float,
+        client_pids: list[int],
+        app_pids: list[int] | None = None,
+        interval: float = 0.04,
+    ) -> Usage:
         """Sleeps until warm_until (time.monotonic()), then measures until deadline."""
         _sleep_until(warm_until)
         app_pids = app_pids or []
@@ -136,8 +161,14 @@ class Probe:
 
         def snap() -> tuple[float, float, float, dict[int, float], float, float]:
             busy, total = machine_cpu()
-            return (time.monotonic(), sum(map(proc_cpu_seconds, client_pids)), sum(map(proc_cpu_seconds, app_pids)),
-                    {pid: proc_cpu_seconds(pid) for pid in pg_pids}, busy, total)
+            return (
+                time.monotonic(),
+                sum(map(proc_cpu_seconds, client_pids)),
+                sum(map(proc_cpu_seconds, app_pids)),
+                {pid: proc_cpu_seconds(pid) for pid in pg_pids},
+                busy,
+                total,
+            )
 
         first = snap()
         wal0, ckpt0 = self.wal_and_checkpoints()
@@ -153,10 +184,18 @@ class Probe:
         for pid, kind in pg_pids.items():
             if last[3].get(pid, 0.0) >= first[3].get(pid, 0.0):  # a pid gone (0.0) counts nothing
                 by_process[kind] = by_process.get(kind, 0.0) + last[3][pid] - first[3][pid]
-        return Usage(wal_bytes=float(row[0]) if row else 0.0, checkpoints=ckpt1 - ckpt0,
-                     seconds=last[0] - first[0], client=last[1] - first[1], app=last[2] - first[2],
-                     pg=sum(by_process.values()), machine_busy=last[4] - first[4],
-                     machine_total=last[5] - first[5], waits=waits, pg_by_process=Counter(by_process))
+        return Usage(
+            wal_bytes=float(row[0]) if row else 0.0,
+            checkpoints=ckpt1 - ckpt0,
+            seconds=last[0] - first[0],
+            client=last[1] - first[1],
+            app=last[2] - first[2],
+            pg=sum(by_process.values()),
+            machine_busy=last[4] - first[4],
+            machine_total=last[5] - first[5],
+            waits=waits,
+            pg_by_process=Counter(by_process),
+        )
 
 
 def _sleep_until(t: float) -> None:

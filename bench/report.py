@@ -1,4 +1,5 @@
 """bench/results.md and the throughput chart."""
+
 from __future__ import annotations
 
 import statistics
@@ -33,34 +34,49 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     handler, hot = find(figures, HANDLER, c), find(figures, HANDLER_HOT, c)
     rows: list[dict[str, Any]] = []
 
-    def add(target: str, value: float | None, goal: str, met: bool | None, note: str = "",
-            inputs: tuple[Figure | None, ...] = ()) -> None:
-        if any(f is not None and f.usage is not None and (f.usage.other_pct or 0) > NOISY_OTHER_PCT
-               for f in inputs):
+    def add(
+        target: str, value: float | None, goal: str, met: bool | None, note: str = "", inputs: tuple[Figure | None, ...] = ()
+    ) -> None:
+        if any(f is not None and f.usage is not None and (f.usage.other_pct or 0) > NOISY_OTHER_PCT for f in inputs):
             note = "; ".join(x for x in (note, "† noisy: other processes used the machine") if x)
-        rows.append({"target": target, "measured": value, "goal": goal,
-                     "met": "" if met is None else ("yes" if met else "**no**"), "note": note})
+        rows.append(
+            {
+                "target": target,
+                "measured": value,
+                "goal": goal,
+                "met": "" if met is None else ("yes" if met else "**no**"),
+                "note": note,
+            }
+        )
 
     if handler and tpcb:
         r = handler.ops_per_s / tpcb.ops_per_s
         add(f"handler debits/s ÷ pgbench TPC-B tps, c={c}", r, "≥ 1.0", r >= 1.0, inputs=(handler, tpcb))
     if handler and own:
         r = handler.ops_per_s / own.ops_per_s
-        add(f"handler debits/s ÷ pgbench running our debit SQL, c={c}", r, "≥ 0.6", r >= 0.6,
-            inputs=(handler, own))
+        add(f"handler debits/s ÷ pgbench running our debit SQL, c={c}", r, "≥ 0.6", r >= 0.6, inputs=(handler, own))
     if handler and handler.statements_per_op is not None:
         n = handler.statements_per_op
         rt = handler.round_trips_per_op
-        add("database round trips per debit (driver count; libpq trace)", n, "1 (2 at most)",
-            n <= 2 and (rt is None or rt <= 2), "" if rt is None else f"libpq trace: {rt:.2f}")
+        add(
+            "database round trips per debit (driver count; libpq trace)",
+            n,
+            "1 (2 at most)",
+            n <= 2 and (rt is None or rt <= 2),
+            "" if rt is None else f"libpq trace: {rt:.2f}",
+        )
     if hot and handler:
         r = hot.ops_per_s / handler.ops_per_s
         fives = hot.unexpected
-        add(f"hot wallet ÷ distinct wallets (handler), c={c}", r, "≥ 0.5, no deadlock, no 5xx",
+        add(
+            f"hot wallet ÷ distinct wallets (handler), c={c}",
+            r,
+            "≥ 0.5, no deadlock, no 5xx",
             r >= 0.5 and hot.deadlock_retries == 0 and fives == 0,
             f"deadlock retries {hot.deadlock_retries}, failed {fives}"
             + (f"; pgbench's own ratio: {own_hot.ops_per_s / own.ops_per_s:.2f}" if own and own_hot else ""),
-            inputs=(hot, handler))
+            inputs=(hot, handler),
+        )
     return rows
 
 
@@ -70,7 +86,7 @@ DESCRIPTIONS = [
     f"- **{TPCB}**: PostgreSQL's built-in TPC-B-like transaction (BEGIN, 3 UPDATE, SELECT, INSERT, END) "
     "in its own `pgbench -i` database (scale = highest concurrency).",
     f"- **{OWN}**: pgbench (C, `-M extended` as psycopg sends it) running exactly the statement the ledger "
-    "sends per debit, `SELECT status, body, replayed FROM casino_debit(…)`, client *i* on wallet *i*: "
+    "sends per debit, `SELECT status, body, replayed FROM ledger.debit(…)`, client *i* on wallet *i*: "
     "the ceiling for our design. **(hot wallet)**: every client on wallet 0.",
     f"- **{HANDLER}**: the real debit Lambda handler, invoked in-process with genuine signed API Gateway "
     "REST proxy events, one worker process per client (a warm container each, with its own connection), "
@@ -92,7 +108,8 @@ COLUMNS_NOTE = (
     "*unexpected*: non-200 answers, failed replays, failed pgbench transactions (balances never run "
     "out, so no 402 is expected). *reconcile*: `devtools.admin.reconcile` on the bench database right "
     "after the figure. **†**: during this figure other processes used more than "
-    f"{NOISY_OTHER_PCT}% of the machine's CPU (see *other %* below): a noisy figure.")
+    f"{NOISY_OTHER_PCT}% of the machine's CPU (see *other %* below): a noisy figure."
+)
 
 CPU_NOTE = (
     "CPU milliseconds per operation in the measured window (from /proc): *client* = the load generator "
@@ -107,7 +124,8 @@ CPU_NOTE = (
     "nothing); Lock:transactionid / Lock:tuple = queued behind another transaction's row lock, "
     "IO:WALSync / LWLock:WALWrite = the commit's WAL flush. *PG CPU outside the sessions*: "
     "PostgreSQL processes other than the figure's own sessions (autovacuum, WAL writer, checkpointer) "
-    "that used over 10% of its PG CPU.")
+    "that used over 10% of its PG CPU."
+)
 
 
 def markdown(results: dict[str, Any], png: str | None) -> str:
@@ -116,22 +134,44 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
     rows = []
     for f in figures:
         noisy = f.usage is not None and (f.usage.other_pct or 0) > NOISY_OTHER_PCT
-        rows.append([f.name + (" †" if noisy else ""), f.concurrency, round(f.ops_per_s), _fmt(f.pct(50), 2), _fmt(f.pct(95), 2),
-                     _fmt(f.pct(99), 2), _fmt(f.ratio(f.tpcb_ops_per_s), 2), _fmt(f.ratio(f.own_ops_per_s), 2),
-                     _fmt(f.calls / f.ops if f.ops and f.name not in (TPCB,) else None, 2),
-                     _fmt(f.statements_per_op, 2) if f.name not in (TPCB, OWN, OWN_HOT) else "",
-                     _fmt(f.round_trips_per_op, 2), f.unexpected,
-                     "ok" if f.reconciled else "**FAILED**"])
+        rows.append(
+            [
+                f.name + (" †" if noisy else ""),
+                f.concurrency,
+                round(f.ops_per_s),
+                _fmt(f.pct(50), 2),
+                _fmt(f.pct(95), 2),
+                _fmt(f.pct(99), 2),
+                _fmt(f.ratio(f.tpcb_ops_per_s), 2),
+                _fmt(f.ratio(f.own_ops_per_s), 2),
+                _fmt(f.calls / f.ops if f.ops and f.name not in (TPCB,) else None, 2),
+                _fmt(f.statements_per_op, 2) if f.name not in (TPCB, OWN, OWN_HOT) else "",
+                _fmt(f.round_trips_per_op, 2),
+                f.unexpected,
+                "ok" if f.reconciled else "**FAILED**",
+            ]
+        )
     cpu_rows = []
     for f in figures:
         u = f.usage
         if u is None:
             continue
         per = u.per_op_ms(f.ops)
-        cpu_rows.append([f.name, f.concurrency, _fmt(per["client"], 3), _fmt(per["app"], 3), _fmt(per["pg"], 3),
-                         _fmt(u.busy_pct, 0), _fmt(u.other_pct, 0),
-                         _fmt(u.wal_bytes / f.ops if f.ops else None, 0), u.checkpoints or "", u.top_waits(),
-                         u.pg_breakdown()])
+        cpu_rows.append(
+            [
+                f.name,
+                f.concurrency,
+                _fmt(per["client"], 3),
+                _fmt(per["app"], 3),
+                _fmt(per["pg"], 3),
+                _fmt(u.busy_pct, 0),
+                _fmt(u.other_pct, 0),
+                _fmt(u.wal_bytes / f.ops if f.ops else None, 0),
+                u.checkpoints or "",
+                u.top_waits(),
+                u.pg_breakdown(),
+            ]
+        )
     startup = results.get("startup") or []
     out = [
         "# Benchmarks",
@@ -148,20 +188,52 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
         "",
         *DESCRIPTIONS,
         "",
-        _table(["figure", "c", "ops/s", "p50 ms", "p95 ms", "p99 ms", "× TPC-B", "× own SQL", "calls/op",
-                "stmts/op", "round trips/op", "unexpected", "reconcile"], rows),
+        _table(
+            [
+                "figure",
+                "c",
+                "ops/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "× TPC-B",
+                "× own SQL",
+                "calls/op",
+                "stmts/op",
+                "round trips/op",
+                "unexpected",
+                "reconcile",
+            ],
+            rows,
+        ),
         "",
         COLUMNS_NOTE,
         "",
         "## Targets (issue 5; reported, not asserted)",
         "",
-        _table(["target", "measured", "goal", "met", "note"],
-               [[t["target"], _fmt(t["measured"], 2), t["goal"], t["met"], t["note"]] for t in targets(results)]),
+        _table(
+            ["target", "measured", "goal", "met", "note"],
+            [[t["target"], _fmt(t["measured"], 2), t["goal"], t["met"], t["note"]] for t in targets(results)],
+        ),
         "",
         "## Where the time goes",
         "",
-        _table(["figure", "c", "client CPU ms/op", "app CPU ms/op", "PG CPU ms/op", "busy %", "other %",
-                "WAL B/op", "ckpt", "waits (share of samples)", "PG CPU outside the sessions"], cpu_rows),
+        _table(
+            [
+                "figure",
+                "c",
+                "client CPU ms/op",
+                "app CPU ms/op",
+                "PG CPU ms/op",
+                "busy %",
+                "other %",
+                "WAL B/op",
+                "ckpt",
+                "waits (share of samples)",
+                "PG CPU outside the sessions",
+            ],
+            cpu_rows,
+        ),
         "",
         CPU_NOTE,
         "",
@@ -174,30 +246,43 @@ def markdown(results: dict[str, Any], png: str | None) -> str:
         f"{cfg['cold_start_runs']} runs: *process* = `python -c …` from start to exit, *import* = the import "
         "alone, timed inside it.",
         "",
-        _table(["what", "process ms", "import ms", "runs"],
-               [[r["what"], r["process ms"], r["import ms"], r["runs"]] for r in results["cold"]]),
+        _table(
+            ["what", "process ms", "import ms", "runs"],
+            [[r["what"], r["process ms"], r["import ms"], r["runs"]] for r in results["cold"]],
+        ),
         "",
     ]
     if startup:
-        out += [f"First invocation in a fresh worker (settings, database connection, first debit): median "
-                f"{statistics.median(s['first_call_ms'] for s in startup):.1f} ms; importing the three "
-                f"callback handlers there: median {statistics.median(s['import_ms'] for s in startup):.0f} ms.",
-                ""]
-    out.append(f"Reconcile after every figure: {'clean' if results['reconciled'] else '**FAILED**'}; "
-               f"unexpected failures: {sum(f.unexpected for f in figures)}.")
+        out += [
+            f"First invocation in a fresh worker (settings, database connection, first debit): median "
+            f"{statistics.median(s['first_call_ms'] for s in startup):.1f} ms; importing the three "
+            f"callback handlers there: median {statistics.median(s['import_ms'] for s in startup):.0f} ms.",
+            "",
+        ]
+    out.append(
+        f"Reconcile after every figure: {'clean' if results['reconciled'] else '**FAILED**'}; "
+        f"unexpected failures: {sum(f.unexpected for f in figures)}."
+    )
     if png:
         out += ["", f"![throughput vs concurrency]({png.split('/')[-1]})"]
     return "\n".join(out) + "\n"
 
 
-STYLE = {TPCB: ("black", "--", "s"), OWN: ("tab:gray", "--", "s"), OWN_HOT: ("tab:gray", ":", "v"),
-         HANDLER: ("tab:blue", "-", "o"), HANDLER_HOT: ("tab:blue", ":", "v"), MIXED: ("tab:green", "-", "^"),
-         HTTP: ("tab:orange", "-", "D")}
+STYLE = {
+    TPCB: ("black", "--", "s"),
+    OWN: ("tab:gray", "--", "s"),
+    OWN_HOT: ("tab:gray", ":", "v"),
+    HANDLER: ("tab:blue", "-", "o"),
+    HANDLER_HOT: ("tab:blue", ":", "v"),
+    MIXED: ("tab:green", "-", "^"),
+    HTTP: ("tab:orange", "-", "D"),
+}
 
 
 def chart(results: dict[str, Any], path: str) -> str | None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -209,8 +294,14 @@ def chart(results: dict[str, Any], path: str) -> str | None:
     for name, (color, style, marker) in STYLE.items():
         points = sorted((f.concurrency, f.ops_per_s) for f in figures if f.name == name)
         if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], color=color, linestyle=style, marker=marker,
-                    label=name + (" (rounds/s)" if name == MIXED else ""))
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                color=color,
+                linestyle=style,
+                marker=marker,
+                label=name + (" (rounds/s)" if name == MIXED else ""),
+            )
     ax.set_xlabel("concurrency (clients)")
     ax.set_ylabel("operations per second")
     ax.set_title("Throughput vs concurrency, same server, same run")
@@ -229,8 +320,13 @@ def chart(results: dict[str, Any], path: str) -> str | None:
             parts[k].append(per.get(k) or 0.0)
     bottom = [0.0] * len(names)
     for k, color in (("pg", "tab:purple"), ("client", "tab:blue"), ("app", "tab:orange")):
-        ax2.bar(range(len(names)), parts[k], bottom=bottom, color=color,
-                label={"pg": "PostgreSQL", "client": "client / in-process handler", "app": "local API"}[k])
+        ax2.bar(
+            range(len(names)),
+            parts[k],
+            bottom=bottom,
+            color=color,
+            label={"pg": "PostgreSQL", "client": "client / in-process handler", "app": "local API"}[k],
+        )
         bottom = [b + x for b, x in zip(bottom, parts[k], strict=True)]
     ax2.set_xticks(range(len(names)))
     ax2.set_xticklabels([n.replace(" (", "\n(").replace("pgbench ", "pgbench\n") for n in names], fontsize=7)

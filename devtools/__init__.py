@@ -1,5 +1,6 @@
 """Developer tools: embedded database, migrations, seed data, reconcile, the local API
 (template.yaml served without Docker), single invocations and sample events."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
+
 from __future__ import annotations
 
 import argparse
@@ -9,11 +10,11 @@ import sys
 from pathlib import Path
 
 from . import ROOT
+from .fixtures import DEV_SECRETS
 
 DEV_ENV = {
-    # The documented local development secrets (PROTOCOL §8); never used outside a local run.
-    "CASINO_SECRET": "dev-casino-secret",
-    "PROVIDER_SECRET": "dev-provider-secret",
+    # The documented local development secrets (docs/protocol.md §8); never used outside a local run.
+    **DEV_SECRETS,
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     # No CloudWatch or X-Ray here: keep EMF lines and trace segments out of the terminal.
     "POWERTOOLS_METRICS_DISABLED": "true",
@@ -24,14 +25,16 @@ DEV_ENV = {
 def _local_env() -> None:
     for k, v in DEV_ENV.items():
         os.environ.setdefault(k, v)
-    from wallet_common.settings import reload_settings
+    from seamless.runtime.settings import reload_settings
+
     reload_settings()
 
 
 def _database() -> str:
-    from wallet_common.settings import reload_settings
+    from seamless.runtime.settings import reload_settings
 
     from .localdb import app_database_url
+
     url = app_database_url()
     os.environ["DATABASE_URL"] = url
     reload_settings()
@@ -63,6 +66,7 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
     _local_env()
     if prepare:
         from . import admin
+
         url = _database()
         admin.migrate(url)
         admin.seed(url)
@@ -73,6 +77,7 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
     print(f"Local API (template.yaml, no Docker) on {base}", file=sys.stderr)
     print_routes(template, base)
     from .admin import DEV_SESSION_TOKEN
+
     print(CURL_EXAMPLES.format(base=base, token=DEV_SESSION_TOKEN), file=sys.stderr, flush=True)
     try:
         server.serve_forever()
@@ -103,20 +108,23 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     import warnings
+
     warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off locally
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     parser = argparse.ArgumentParser(prog="python -m devtools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, helptext in (("run", "start the database, migrate, seed and serve the local API"),
-                           ("serve", "serve the local API on an already prepared database")):
+    for name, helptext in (
+        ("run", "start the database, migrate, seed and serve the local API"),
+        ("serve", "serve the local API on an already prepared database"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     sub.add_parser("migrate", help="apply migrations, functions, grants (idempotent)")
-    sub.add_parser("seed", help="insert the PROTOCOL §8 fixtures (idempotent)")
+    sub.add_parser("seed", help="insert the docs/protocol.md §8 fixtures (idempotent)")
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
     p.add_argument("--local", action="store_true", help="confirm the database is a local one")
-    sub.add_parser("reconcile", help="check PROTOCOL §9 for every wallet; exit 1 on a mismatch")
+    sub.add_parser("reconcile", help="check docs/protocol.md §9 for every wallet; exit 1 on a mismatch")
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_invoke(args)
     if args.command == "openapi":
         from . import openapi
+
         if args.check:
             current = openapi.OUTPUT.read_text() if openapi.OUTPUT.exists() else ""
             if current != openapi.render():
@@ -144,15 +153,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "simulate":
         from .simulate import main as simulate_main
+
         return simulate_main(args.base_url)
     if args.command == "events":
         from .events import write_events
+
         _local_env()
         for path in write_events():
             print(path.relative_to(ROOT))
         return 0
 
     from . import admin
+
     _local_env()
     url = _database()
     if args.command == "migrate":

@@ -5,6 +5,7 @@ the same REST proxy events and calls each function's handler in-process (module 
 function, layer on sys.path). Hand-written because no library serves a SAM template
 without containers; it is deliberately small and for local use only.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from wallet_common import errors
+from seamless.contract import errors
 
 from .lambda_local import LambdaContext, api_event
 from .template import Function, Template
@@ -29,8 +30,13 @@ DOCS_HTML = b"""<!doctype html><html><head><meta charset="utf-8"><title>Casino w
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
-CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css", ".json": "application/json",
-                 ".html": "text/html; charset=utf-8", ".png": "image/png"}
+CONTENT_TYPES = {
+    ".js": "application/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".png": "image/png",
+}
 
 
 def docs_asset(path: str) -> tuple[int, str, bytes] | None:
@@ -38,6 +44,7 @@ def docs_asset(path: str) -> tuple[int, str, bytes] | None:
     (from the swagger-ui-py wheel)."""
     if path == "/openapi.json":
         from .openapi import OUTPUT
+
         return 200, CONTENT_TYPES[".json"], OUTPUT.read_bytes()
     if path in ("/docs", "/docs/"):
         return 200, CONTENT_TYPES[".html"], DOCS_HTML
@@ -106,15 +113,21 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 status, headers, payload = 404, {"Content-Type": "application/json"}, errors.NotFound().body_text().encode()
             else:
                 resource = url.path
-                event = api_event(self.command, url.path, resource, list(self.headers.items()), body,
-                                  urllib.parse.parse_qs(url.query), self.client_address[0])
+                event = api_event(
+                    self.command,
+                    url.path,
+                    resource,
+                    list(self.headers.items()),
+                    body,
+                    urllib.parse.parse_qs(url.query),
+                    self.client_address[0],
+                )
                 try:
                     result = invoke(fn, event)
                     status = int(result.get("statusCode", 200))
                     headers = dict(result.get("headers") or {})
                     raw = result.get("body") or ""
-                    payload = (base64.b64decode(raw) if result.get("isBase64Encoded")
-                               else raw.encode("utf-8"))
+                    payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
                 except Exception:  # the handler itself crashed: what API Gateway calls a 502
                     log.exception("handler %s raised", fn.logical_id)
                     status, headers = 502, {"Content-Type": "application/json"}

@@ -2,44 +2,72 @@
 documented local development secrets and using the seeded local session, so
 `python -m devtools invoke DebitFunction -e events/debit.json` (and `sam local invoke`) work
 against a freshly seeded database. Deterministic: regenerating gives identical files."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-from wallet_common.signing import sign
+from seamless.contract.signing import sign
 
 from . import ROOT
 from .admin import ALICE, DEV_PROVIDER_SESSION_ID, DEV_SESSION_TOKEN, GAME, GAME_CODE
+from .fixtures import CASINO_SECRET, PROVIDER_SECRET  # the documented local development secrets
 from .lambda_local import api_event
 
 EVENTS = ROOT / "events"
-CASINO_SECRET = "dev-casino-secret"      # documented local development secrets (PROTOCOL §8)
-PROVIDER_SECRET = "dev-provider-secret"
-SEED_ROUND = {"bets": [{"amount": 1000}, {"amount": 500}], "wins": [{"amount": 2500, "relatedBetIndex": 0}],
-              "rollbacks": [{"betIndex": 1}]}
+
+SEED_ROUND = {
+    "bets": [{"amount": 1000}, {"amount": 500}],
+    "wins": [{"amount": 2500, "relatedBetIndex": 0}],
+    "rollbacks": [{"betIndex": 1}],
+}
 
 # file name -> (function, body or None for GET, (header, secret) or None)
 API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]] = {
     "getBalance": ("GetBalanceFunction", {"sessionToken": DEV_SESSION_TOKEN}, ("X-Casino-Signature", CASINO_SECRET)),
-    "debit": ("DebitFunction", {"sessionToken": DEV_SESSION_TOKEN, "transactionId": "evt-bet-1",
-                                "roundId": "evt-round-1", "amount": 100, "currency": "USD"},
-              ("X-Casino-Signature", CASINO_SECRET)),
-    "credit": ("CreditFunction", {"sessionToken": DEV_SESSION_TOKEN, "transactionId": "evt-win-1",
-                                  "roundId": "evt-round-1", "amount": 250, "currency": "USD",
-                                  "betTransactionId": "evt-bet-1", "roundClosed": True},
-               ("X-Casino-Signature", CASINO_SECRET)),
-    "rollback": ("RollbackFunction", {"sessionToken": DEV_SESSION_TOKEN, "transactionId": "evt-rollback-1",
-                                      "betTransactionId": "evt-late-bet-1"}, ("X-Casino-Signature", CASINO_SECRET)),
+    "debit": (
+        "DebitFunction",
+        {
+            "sessionToken": DEV_SESSION_TOKEN,
+            "transactionId": "evt-bet-1",
+            "roundId": "evt-round-1",
+            "amount": 100,
+            "currency": "USD",
+        },
+        ("X-Casino-Signature", CASINO_SECRET),
+    ),
+    "credit": (
+        "CreditFunction",
+        {
+            "sessionToken": DEV_SESSION_TOKEN,
+            "transactionId": "evt-win-1",
+            "roundId": "evt-round-1",
+            "amount": 250,
+            "currency": "USD",
+            "betTransactionId": "evt-bet-1",
+            "roundClosed": True,
+        },
+        ("X-Casino-Signature", CASINO_SECRET),
+    ),
+    "rollback": (
+        "RollbackFunction",
+        {"sessionToken": DEV_SESSION_TOKEN, "transactionId": "evt-rollback-1", "betTransactionId": "evt-late-bet-1"},
+        ("X-Casino-Signature", CASINO_SECRET),
+    ),
     "launchGame": ("LaunchGameFunction", {"userId": ALICE, "gameId": GAME, "currency": "USD"}, None),
-    "simulateRound": ("SimulateRoundFunction", {"userId": ALICE, "gameId": GAME, "currency": "USD", **SEED_ROUND},
-                      None),
-    "providerLaunch": ("ProviderLaunchFunction", {"sessionToken": DEV_SESSION_TOKEN, "playerId": ALICE,
-                                                  "gameId": GAME_CODE, "currency": "USD"},
-                       ("X-Provider-Signature", PROVIDER_SECRET)),
-    "providerSimulate": ("ProviderSimulateFunction", {"providerSessionId": DEV_PROVIDER_SESSION_ID, **SEED_ROUND},
-                         ("X-Provider-Signature", PROVIDER_SECRET)),
+    "simulateRound": ("SimulateRoundFunction", {"userId": ALICE, "gameId": GAME, "currency": "USD", **SEED_ROUND}, None),
+    "providerLaunch": (
+        "ProviderLaunchFunction",
+        {"sessionToken": DEV_SESSION_TOKEN, "playerId": ALICE, "gameId": GAME_CODE, "currency": "USD"},
+        ("X-Provider-Signature", PROVIDER_SECRET),
+    ),
+    "providerSimulate": (
+        "ProviderSimulateFunction",
+        {"providerSessionId": DEV_PROVIDER_SESSION_ID, **SEED_ROUND},
+        ("X-Provider-Signature", PROVIDER_SECRET),
+    ),
     "providerHealth": ("ProviderHealthFunction", None, None),
 }
 
@@ -56,22 +84,47 @@ def _api(function: str, body: dict[str, Any] | None, signature: tuple[str, str] 
         headers.append((signature[0], sign(signature[1], raw)))
     event = api_event(method, path, path, headers, raw)
     # fixed ids and times: the files do not change when regenerated
-    event["requestContext"].update(requestId=f"sample-{function}", requestTime="24/Nov/2026:12:00:00 +0000",
-                                   requestTimeEpoch=1795521600000)
+    event["requestContext"].update(
+        requestId=f"sample-{function}", requestTime="24/Nov/2026:12:00:00 +0000", requestTimeEpoch=1795521600000
+    )
     return event
 
 
 def _settlement_event() -> dict[str, Any]:
-    body = {"providerSessionId": DEV_PROVIDER_SESSION_ID, "gameRoundId": 1, "actionIndex": 3, "actionType": "win",
-            "endpoint": "credit", "fields": {"transactionId": "evt-queued-win-1", "roundId": "evt-round-2",
-                                             "amount": 250, "currency": "USD", "roundClosed": True}}
-    return {"Records": [{
-        "messageId": "00000000-0000-4000-8000-000000000001", "receiptHandle": "sample-receipt-handle",
-        "body": json.dumps(body, separators=(",", ":")),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795521600000",
-                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795521600000"},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement", "awsRegion": "us-east-1"}]}
+    body = {
+        "providerSessionId": DEV_PROVIDER_SESSION_ID,
+        "gameRoundId": 1,
+        "actionIndex": 3,
+        "actionType": "win",
+        "endpoint": "credit",
+        "fields": {
+            "transactionId": "evt-queued-win-1",
+            "roundId": "evt-round-2",
+            "amount": 250,
+            "currency": "USD",
+            "roundClosed": True,
+        },
+    }
+    return {
+        "Records": [
+            {
+                "messageId": "00000000-0000-4000-8000-000000000001",
+                "receiptHandle": "sample-receipt-handle",
+                "body": json.dumps(body, separators=(",", ":")),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795521600000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1795521600000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
 
 
 def build() -> dict[str, dict[str, Any]]:

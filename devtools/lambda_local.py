@@ -1,5 +1,6 @@
 """A genuine API Gateway REST (v1) proxy event and a Lambda context, as `sam local` builds
 them, so handlers run in-process exactly as they would behind API Gateway."""
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,15 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def api_event(method: str, path: str, resource: str, headers: list[tuple[str, str]], body: bytes,
-              query: dict[str, list[str]] | None = None, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    resource: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    query: dict[str, list[str]] | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
     """A REST API proxy event. Header names keep the client's case; a body that is not
     UTF-8 text arrives base64-encoded, as API Gateway does for binary payloads."""
     single: dict[str, str] = {}
@@ -50,11 +58,19 @@ def api_event(method: str, path: str, resource: str, headers: list[tuple[str, st
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourceId": "local", "resourcePath": resource, "httpMethod": method,
-            "path": path, "stage": "local", "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()), "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "requestTimeEpoch": int(now * 1000), "accountId": "000000000000", "apiId": "local",
-            "domainName": "127.0.0.1", "identity": {"sourceIp": source_ip, "userAgent": single.get("User-Agent")},
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": path,
+            "stage": "local",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "identity": {"sourceIp": source_ip, "userAgent": single.get("User-Agent")},
         },
         "body": (text if text != "" else None),
         "isBase64Encoded": encoded,

@@ -6,6 +6,7 @@ only, data under .localdb/, git-ignored); on Python 3.11 the `pgserver` wheel se
 same purpose. As root, both run the server as an unprivileged system user they create,
 because initdb refuses to run as root.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,10 @@ def _embedded_server() -> Any:
             try:
                 import pgserver as backend  # type: ignore[import-not-found,no-redef]
             except ImportError:
-                sys.exit("No embedded PostgreSQL available: install the dev requirements "
-                         "(`make venv`) or set DATABASE_URL to a PostgreSQL server.")
+                sys.exit(
+                    "No embedded PostgreSQL available: install the dev requirements "
+                    "(`make venv`) or set DATABASE_URL to a PostgreSQL server."
+                )
         DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
         print(f"Starting the embedded PostgreSQL in {DATA_DIR.relative_to(ROOT)}/ ...", file=sys.stderr, flush=True)
         _server = backend.get_server(DATA_DIR, cleanup_mode="stop")

@@ -4,6 +4,7 @@ Each round is one POST /casino/simulateRound: the casino launches a session thro
 provider, the provider plays the round back against the casino's wallet API over signed
 HTTP, and the report comes back. Exit 1 if a round is inconsistent or reconcile fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,22 +17,36 @@ from typing import Any
 from .admin import ALICE, GAME
 
 ROUNDS: list[tuple[str, dict[str, Any]]] = [
-    ("Seed example: bets 1000 + 500, rollback of bet 1, win 2500 on bet 0",
-     {"bets": [{"amount": 1000}, {"amount": 500}], "wins": [{"amount": 2500, "relatedBetIndex": 0}],
-      "rollbacks": [{"betIndex": 1}]}),
-    ("Losing round: one bet of 200, closed by a zero credit",
-     {"bets": [{"amount": 200}]}),
-    ("Rollback after a win must be refused (BET_ALREADY_SETTLED)",
-     {"actions": [{"type": "bet", "amount": 300}, {"type": "win", "amount": 600, "betIndex": 0, "close": True},
-                  {"type": "rollback", "betIndex": 0}]}),
-    ("Duplicated callbacks: every callback sent twice, answers must match",
-     {"bets": [{"amount": 100}], "wins": [{"amount": 250, "relatedBetIndex": 0}], "duplicateCallbacks": True}),
+    (
+        "Seed example: bets 1000 + 500, rollback of bet 1, win 2500 on bet 0",
+        {
+            "bets": [{"amount": 1000}, {"amount": 500}],
+            "wins": [{"amount": 2500, "relatedBetIndex": 0}],
+            "rollbacks": [{"betIndex": 1}],
+        },
+    ),
+    ("Losing round: one bet of 200, closed by a zero credit", {"bets": [{"amount": 200}]}),
+    (
+        "Rollback after a win must be refused (BET_ALREADY_SETTLED)",
+        {
+            "actions": [
+                {"type": "bet", "amount": 300},
+                {"type": "win", "amount": 600, "betIndex": 0, "close": True},
+                {"type": "rollback", "betIndex": 0},
+            ]
+        },
+    ),
+    (
+        "Duplicated callbacks: every callback sent twice, answers must match",
+        {"bets": [{"amount": 100}], "wins": [{"amount": 250, "relatedBetIndex": 0}], "duplicateCallbacks": True},
+    ),
 ]
 
 
 def post(base: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
-    request = urllib.request.Request(base + path, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + path, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=60) as resp:
@@ -52,8 +67,18 @@ def table(actions: list[dict[str, Any]]) -> str:
             note.append(f"duplicate {d['httpStatus']} {'matched' if d['matched'] else 'MISMATCH'}")
         if a.get("rescue"):
             note.append("rescue rollback")
-        rows.append((str(a["index"]), a["type"], str(a["amount"]), str(a["httpStatus"]), a["code"],
-                     str(a["balance"]), str(a["attempts"]), ", ".join(note)))
+        rows.append(
+            (
+                str(a["index"]),
+                a["type"],
+                str(a["amount"]),
+                str(a["httpStatus"]),
+                a["code"],
+                str(a["balance"]),
+                str(a["attempts"]),
+                ", ".join(note),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     return "\n".join("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows)
 
@@ -70,12 +95,15 @@ def main(base: str | None = None) -> int:
             continue
         print(table(report["actions"]))
         verdict = "consistent" if report["consistent"] else "INCONSISTENT"
-        print(f"  start {report['startingBalance']} -> final {report['finalBalance']} "
-              f"(expected {report['expectedFinalBalance']}): {verdict}")
+        print(
+            f"  start {report['startingBalance']} -> final {report['finalBalance']} "
+            f"(expected {report['expectedFinalBalance']}): {verdict}"
+        )
         failures += 0 if report["consistent"] else 1
     print("\n== reconcile")
     from .__main__ import _database, _local_env
     from .admin import reconcile
+
     _local_env()
     result = reconcile(_database())
     print(result.table())

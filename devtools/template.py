@@ -1,6 +1,7 @@
 """Reads template.yaml, the single source of routes, handlers, environment and layers, for
 the local API and `invoke`. Understands the CloudFormation short tags it needs (!Ref and
 !Sub of parameters); anything that only exists in AWS resolves to None."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -76,9 +77,11 @@ class Template:
         if isinstance(value, dict) and "Ref" in value:
             return self.parameters.get(value["Ref"])
         if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+
             def sub(m: re.Match) -> str:
                 resolved = self.parameters.get(m.group(1))
                 return "" if resolved is None else str(resolved)
+
             return re.sub(r"\$\{([A-Za-z0-9]+)\}", sub, value["Fn::Sub"])
         if isinstance(value, dict):
             return None
@@ -100,15 +103,20 @@ class Template:
             if res.get("Type") != "AWS::Serverless::Function":
                 continue
             props = res["Properties"]
-            env = {**(glob.get("Environment", {}).get("Variables") or {}),
-                   **((props.get("Environment") or {}).get("Variables") or {})}
-            resolved_env = {k: str(v) for k, v in ((k, self.resolve(v)) for k, v in env.items())
-                            if v not in (None, "")}
-            fn = Function(logical_id=logical_id, code_dir=ROOT / props["CodeUri"], handler=props["Handler"],
-                          timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
-                          memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
-                          environment=resolved_env,
-                          layers=self._layer_dirs(props.get("Layers", glob.get("Layers", []))))
+            env = {
+                **(glob.get("Environment", {}).get("Variables") or {}),
+                **((props.get("Environment") or {}).get("Variables") or {}),
+            }
+            resolved_env = {k: str(v) for k, v in ((k, self.resolve(v)) for k, v in env.items()) if v not in (None, "")}
+            fn = Function(
+                logical_id=logical_id,
+                code_dir=ROOT / props["CodeUri"],
+                handler=props["Handler"],
+                timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+                memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+                environment=resolved_env,
+                layers=self._layer_dirs(props.get("Layers", glob.get("Layers", []))),
+            )
             for event in (props.get("Events") or {}).values():
                 if event.get("Type") in ("Api", "HttpApi"):
                     p = event["Properties"]

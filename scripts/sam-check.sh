@@ -26,10 +26,10 @@ import importlib, sys
 sys.path.insert(0, ".aws-sam/build/CommonLayer/python")
 from pathlib import Path
 # pure modules only: the built layer's compiled wheels are for arm64 (the Lambda's architecture)
-for mod in ("wallet_common.signing", "wallet_common.errors"):
+for mod in ("seamless.contract.signing", "seamless.contract.errors"):
     assert ".aws-sam" in importlib.import_module(mod).__file__
-sql = Path(".aws-sam/build/CommonLayer/python/wallet_common/sql")
-assert not sql.is_symlink() and sorted(p.name for p in (sql / "migrations").glob("*.sql")), "sql/ missing from the layer"
+sql = Path(".aws-sam/build/CommonLayer/python/seamless/sql")
+assert not sql.is_symlink() and sorted(p.name for p in (sql / "casino" / "migrations").glob("*.sql")), "sql/ missing from the layer"
 assert any(p.name.startswith("psycopg_binary") for p in Path(".aws-sam/build/CommonLayer/python").iterdir())
 print("layer package, its sql/ and its arm64 wheels are in the built artifact")
 PY

@@ -4,6 +4,7 @@ DATABASE_URL (or TEST_DATABASE_URL) names a server to use; without it the embedd
 PostgreSQL under .localdb/ is started. Either way a fresh database `test_<random>` is
 created, migrated and seeded, and dropped at the end, after `reconcile` has checked it.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,9 @@ import os
 import pytest
 
 from devtools import admin, localdb
+from devtools.fixtures import DEV_SECRETS
 from tests.support import restore_env
 
-DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
 # No CloudWatch/X-Ray in tests (a test that checks metrics turns them on for itself).
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -28,8 +29,9 @@ def database_url():
     os.environ["DATABASE_URL"] = url
     os.environ.update(DEV_SECRETS)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
-    from wallet_common import db
-    from wallet_common.settings import reload_settings
+    from seamless.runtime import db
+    from seamless.runtime.settings import reload_settings
+
     reload_settings()
     admin.migrate(url, quiet=True)
     admin.seed(url, quiet=True)

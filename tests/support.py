@@ -1,5 +1,6 @@
 """Helpers shared by the tests: signed API Gateway events through the real handlers, and
 direct database access (as the admin) to set up sessions and read balances."""
+
 from __future__ import annotations
 
 import json
@@ -12,15 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from wallet_common.signing import sign
+from seamless.contract.signing import sign
 
-from devtools import admin
+from devtools import admin, fixtures
 from devtools.devserver import invoke
 from devtools.lambda_local import api_event
 from devtools.template import Template
 
-CASINO_SECRET = "dev-casino-secret"
-PROVIDER_SECRET = "dev-provider-secret"
+CASINO_SECRET, PROVIDER_SECRET = fixtures.CASINO_SECRET, fixtures.PROVIDER_SECRET
 ALICE, BOB, CAROL = admin.ALICE, admin.BOB, admin.CAROL
 GAME, INACTIVE_GAME = admin.GAME, admin.INACTIVE_GAME
 DEV_SESSION = admin.DEV_SESSION_TOKEN
@@ -71,9 +71,16 @@ def enc(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def call(path: str, body: bytes | dict, *, headers: list[tuple[str, str]] | None = None,
-         sign_with: str | None = CASINO_SECRET, header_name: str = "X-Casino-Signature",
-         method: str = "POST", event_overrides: dict | None = None) -> Response:
+def call(
+    path: str,
+    body: bytes | dict,
+    *,
+    headers: list[tuple[str, str]] | None = None,
+    sign_with: str | None = CASINO_SECRET,
+    header_name: str = "X-Casino-Signature",
+    method: str = "POST",
+    event_overrides: dict | None = None,
+) -> Response:
     """Invokes the function routed at `path` with a genuine REST proxy event."""
     raw = body if isinstance(body, bytes) else enc(body)
     hdrs = [("Content-Type", "application/json")] + list(headers or [])
@@ -87,7 +94,7 @@ def call(path: str, body: bytes | dict, *, headers: list[tuple[str, str]] | None
 
 def restore_env(saved: dict[str, str | None]) -> None:
     """Puts environment variables back as they were (None: unset) and reloads the settings."""
-    from wallet_common.settings import reload_settings
+    from seamless.runtime.settings import reload_settings
 
     for k, v in saved.items():
         if v is None:
@@ -97,36 +104,41 @@ def restore_env(saved: dict[str, str | None]) -> None:
     reload_settings()
 
 
+def fetch_one(conn: psycopg.Connection, query: Any, params: Any = ()) -> tuple[Any, ...]:
+    """The one row a query must return (a missing row fails the test, not a TypeError)."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row
+
+
 def admin_conn(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
 
-def new_session(url: str, user: str = ALICE, currency: str = "USD", *, game: str = GAME,
-                expires_in_seconds: int = 1800) -> str:
+def new_session(url: str, user: str = ALICE, currency: str = "USD", *, game: str = GAME, expires_in_seconds: int = 1800) -> str:
     """Creates an active session directly (what launchGame does, minus the provider call)."""
     token = secrets.token_urlsafe(32)
     with admin_conn(url) as conn:
-        conn.execute(
-            """INSERT INTO casino_game_sessions (id, token_hash, user_id, wallet_id, game_id, provider_id,
-                   currency, status, expires_at)
-               SELECT %s, sha256(convert_to(%s, 'UTF8')), w.user_id, w.id, g.id, g.provider_id, w.currency,
-                      'active', now() + make_interval(secs => %s)
-                 FROM casino_wallets w, casino_games g
-                WHERE w.user_id = %s AND w.currency = %s AND g.id = %s""",
-            (str(uuid.uuid4()), token, expires_in_seconds, user, currency, game))
+        fixtures.create_session(conn, token, user, currency, game_id=game, expires_in_seconds=expires_in_seconds)
     return token
 
 
 def expire_session(url: str, token: str) -> None:
     with admin_conn(url) as conn:
-        conn.execute("UPDATE casino_game_sessions SET expires_at = now() - interval '1 second' "
-                     "WHERE token_hash = sha256(convert_to(%s, 'UTF8'))", (token,))
+        conn.execute(
+            "UPDATE casino_game_sessions SET expires_at = now() - interval '1 second' "
+            "WHERE token_hash = sha256(convert_to(%s, 'UTF8'))",
+            (token,),
+        )
 
 
 def wallet(url: str, user: str = ALICE, currency: str = "USD") -> tuple[int, int]:
     with admin_conn(url) as conn:
-        row = conn.execute("SELECT playable_balance, redeemable_balance FROM casino_wallets "
-                           "WHERE user_id = %s AND currency = %s", (user, currency)).fetchone()
+        row = fetch_one(
+            conn,
+            "SELECT playable_balance, redeemable_balance FROM casino_wallets WHERE user_id = %s AND currency = %s",
+            (user, currency),
+        )
     return row[0], row[1]
 
 
@@ -140,7 +152,7 @@ def live_api(database_url: str) -> Iterator[str]:
     base URLs in the database pointing at it. Yields the base URL."""
     import threading
 
-    from wallet_common.settings import reload_settings
+    from seamless.runtime.settings import reload_settings
 
     from devtools.devserver import make_server
 
@@ -160,22 +172,12 @@ def live_api(database_url: str) -> Iterator[str]:
         restore_env(saved)
 
 
-def make_player(url: str, playable: int, redeemable: int | None = None, *, currency: str = "USD",
-                status: str = "active") -> str:
+def make_player(url: str, playable: int, redeemable: int | None = None, *, currency: str = "USD", status: str = "active") -> str:
     """A fresh player with one wallet and its opening deposit (so reconcile holds)."""
     user_id = str(uuid.uuid4())
     redeemable = playable if redeemable is None else redeemable
     with admin_conn(url) as conn:
-        conn.execute("INSERT INTO casino_users (id, username, status) VALUES (%s, %s, %s)",
-                     (user_id, f"player-{user_id[:8]}", status))
-        wallet_id = conn.execute(
-            "INSERT INTO casino_wallets (user_id, currency, playable_balance, redeemable_balance) "
-            "VALUES (%s, %s, %s, %s) RETURNING id", (user_id, currency, playable, redeemable)).fetchone()[0]
-        conn.execute(
-            "INSERT INTO casino_transactions (transaction_id, kind, status, user_id, wallet_id, amount, playable_delta, "
-            "redeemable_delta, balance_after, redeemable_after) VALUES (%s, 'deposit', 'accepted', %s, %s, %s, %s, %s, "
-            "%s, %s)", (f"opening-deposit:{wallet_id}", user_id, wallet_id, playable, playable, redeemable,
-                        playable, redeemable))
+        fixtures.create_player(conn, user_id, f"player-{user_id[:8]}", status, [(currency, playable, redeemable)])
     return user_id
 
 
@@ -197,6 +199,7 @@ class HandlerTransport:
 
     def request(self, method, url, *, body, headers, timeout, retries):
         import urllib.parse
+
         path = urllib.parse.urlsplit(url).path
         self.seen.append((path, body))
         injected = self.fault(path, body, len(self.seen))
@@ -214,21 +217,13 @@ class HandlerTransport:
 def provider_session_for(url: str, user: str, token: str) -> str:
     """The provider's side of a casino session (its customer and session rows); returns the
     providerSessionId."""
-    ps = f"ps-{new_id('t')}"
     with admin_conn(url) as conn:
-        customer = conn.execute(
-            "INSERT INTO provider_casino_users (casino_id, casino_player_id) SELECT id, %s FROM provider_casinos "
-            "WHERE code = %s ON CONFLICT (casino_id, casino_player_id) DO UPDATE SET casino_player_id = "
-            "EXCLUDED.casino_player_id RETURNING id", (user, admin.CASINO_CODE)).fetchone()[0]
-        conn.execute("INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
-                     "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
-                     (ps, customer, token, admin.GAME_CODE))
-    return ps
+        return fixtures.create_provider_session(conn, f"ps-{new_id('t')}", user, token)
 
 
 def without_backoff(monkeypatch) -> list[float]:
     """Signed clients record their backoff delays instead of sleeping; returns the record."""
-    from wallet_common import signed_client
+    from seamless.contract import client as signed_client
 
     sleeps: list[float] = []
     original = signed_client.SignedClient.__init__

@@ -1,4 +1,4 @@
--- Ledger-wide rules of PROTOCOL §9 that are not per wallet; one text row per violation.
+-- Ledger-wide rules of docs/protocol.md §9 that are not per wallet; one text row per violation.
 SELECT format('bet %s was refunded %s times', bet_transaction_id, count(*))
   FROM casino_transactions
  WHERE kind = 'rollback' AND status = 'accepted' AND amount > 0
@@ -7,9 +7,9 @@ HAVING count(*) > 1
 UNION ALL
 SELECT format('rollback %s refunded %s but its bet %s took %s', rb.transaction_id, rb.amount,
               bet.transaction_id, bet.amount)
-  FROM casino_transactions rb
-  JOIN casino_transactions bet
-    ON bet.provider_id = rb.provider_id AND bet.transaction_id = rb.bet_transaction_id
+  FROM casino_transactions AS rb
+  INNER JOIN casino_transactions AS bet
+    ON rb.provider_id = bet.provider_id AND rb.bet_transaction_id = bet.transaction_id
  WHERE rb.kind = 'rollback' AND rb.status = 'accepted' AND rb.amount > 0
    AND (bet.kind <> 'debit' OR bet.status <> 'accepted' OR bet.amount <> rb.amount
         OR bet.redeemable_delta <> -rb.redeemable_delta)

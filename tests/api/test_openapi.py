@@ -1,6 +1,7 @@
 """docs/openapi.json matches the models and routes, and the running local API conforms to
 it: schemathesis generates requests from the document (signed where the contract says so);
 no answer may be a 5xx and every answer must match the document."""
+
 from __future__ import annotations
 
 import json
@@ -10,17 +11,19 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from wallet_common.signing import sign
+from seamless.contract.signing import sign
 
 from devtools import openapi
 from tests.support import CASINO_SECRET, PROVIDER_SECRET, live_api
 
-SIGNED = {"/casino/getBalance": ("x-casino-signature", CASINO_SECRET),
-          "/casino/debit": ("x-casino-signature", CASINO_SECRET),
-          "/casino/credit": ("x-casino-signature", CASINO_SECRET),
-          "/casino/rollback": ("x-casino-signature", CASINO_SECRET),
-          "/provider/launch": ("x-provider-signature", PROVIDER_SECRET),
-          "/provider/simulate": ("x-provider-signature", PROVIDER_SECRET)}
+SIGNED = {
+    "/casino/getBalance": ("x-casino-signature", CASINO_SECRET),
+    "/casino/debit": ("x-casino-signature", CASINO_SECRET),
+    "/casino/credit": ("x-casino-signature", CASINO_SECRET),
+    "/casino/rollback": ("x-casino-signature", CASINO_SECRET),
+    "/provider/launch": ("x-provider-signature", PROVIDER_SECRET),
+    "/provider/simulate": ("x-provider-signature", PROVIDER_SECRET),
+}
 
 
 def test_openapi_document_has_no_drift():
@@ -31,6 +34,7 @@ def test_every_route_is_documented():
     doc = json.loads(openapi.OUTPUT.read_text())
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     from tests.support import template
+
     routes = {r for fn in template().functions.values() for r in fn.routes}
     assert documented == routes
 
@@ -45,9 +49,12 @@ schema = schemathesis.openapi.from_path(str(openapi.OUTPUT))
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_api_conforms_to_its_document(case, api_base):
     drawn = case.body if type(case.body).__name__ != "NotSet" else None
     if isinstance(drawn, bytes):

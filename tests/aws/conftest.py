@@ -1,4 +1,5 @@
 """AWS services are moto's in these tests: fake credentials, one region."""
+
 import pytest
 
 

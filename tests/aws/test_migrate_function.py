@@ -1,4 +1,5 @@
 """MigrateFunction: the CloudFormation custom resource that applies sql/ on deploy."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import psycopg
 import pytest
-from wallet_common.settings import reload_settings
+from seamless.runtime.settings import reload_settings
 
 from devtools import admin, localdb
 from devtools.lambda_local import LambdaContext
@@ -53,8 +54,14 @@ def empty_database(database_url, monkeypatch):
 
 
 def _event(request_type: str, url: str) -> dict:
-    return {"RequestType": request_type, "ResponseURL": url, "StackId": "arn:aws:cloudformation:local:0:stack/s/1",
-            "RequestId": "req-1", "LogicalResourceId": "DatabaseMigration", "ResourceType": "Custom::Migration"}
+    return {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:local:0:stack/s/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "DatabaseMigration",
+        "ResourceType": "Custom::Migration",
+    }
 
 
 def test_create_applies_the_schema_and_reports_success(empty_database, cloudformation):

@@ -1,5 +1,6 @@
 """Logs carry a correlation id and never a session token or a secret; metrics are emitted
 as CloudWatch EMF per endpoint."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,7 @@ import json
 import logging
 
 import pytest
-from wallet_common.http import logger, metrics
+from seamless.runtime.observability import logger, metrics
 
 from tests.support import CASINO_SECRET, call, new_id, new_session
 

@@ -1,5 +1,6 @@
 """Secrets: env vars locally, AWS Secrets Manager (through Powertools Parameters, cached)
 when deployed. moto stands in for Secrets Manager; the database is real."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
-from wallet_common.settings import reload_settings
-from wallet_common.signing import sign
+from seamless.casino.settings import get_settings as casino_settings
+from seamless.contract.signing import sign
+from seamless.runtime.settings import reload_settings
 
 from tests.support import call, new_id, new_session
 
@@ -28,7 +30,8 @@ def secretsmanager(aws_env):
 def _use(monkeypatch, **env):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return reload_settings()
+    reload_settings()
+    return casino_settings()
 
 
 def test_env_var_secret_locally(monkeypatch):
@@ -40,7 +43,8 @@ def test_missing_secret_is_a_clear_configuration_error(monkeypatch):
     monkeypatch.delenv("CASINO_SECRET", raising=False)
     monkeypatch.delenv("CASINO_SECRET_ARN", raising=False)
     with pytest.raises(RuntimeError, match="CASINO_SECRET is not set"):
-        reload_settings().secret("casino_secret")
+        reload_settings()
+        casino_settings().secret("casino_secret")
     reload_settings()
 
 
@@ -67,8 +71,7 @@ def test_rotated_secret_is_picked_up_after_the_cache_ttl(secretsmanager, monkeyp
 
 
 def test_database_credentials_from_a_secret(secretsmanager, monkeypatch):
-    creds = {"username": "casino_app", "password": "pw-from-secret", "host": "db.internal", "port": 5432,
-             "dbname": "casino"}
+    creds = {"username": "casino_app", "password": "pw-from-secret", "host": "db.internal", "port": 5432, "dbname": "casino"}
     arn = secretsmanager.create_secret(Name="casino-db", SecretString=json.dumps(creds))["ARN"]
     settings = _use(monkeypatch, CASINO_DATABASE_SECRET_ARN=arn, DATABASE_HOST="proxy.internal")
     dsn = settings.dsn_for("casino_app")
@@ -80,13 +83,11 @@ def test_handler_verifies_with_the_secrets_manager_secret(database_url, secretsm
     arn = secretsmanager.create_secret(Name="casino-hmac-live", SecretString="rotated-live-secret")["ARN"]
     _use(monkeypatch, CASINO_SECRET_ARN=arn)
     token = new_session(database_url)
-    payload = {"sessionToken": token, "transactionId": new_id("sm"), "roundId": new_id("r"), "amount": 5,
-               "currency": "USD"}
+    payload = {"sessionToken": token, "transactionId": new_id("sm"), "roundId": new_id("r"), "amount": 5, "currency": "USD"}
     # signed with the old local secret: refused
     assert call("/casino/debit", payload).status == 401
     body = json.dumps(payload).encode()
-    accepted = call("/casino/debit", body, sign_with=None,
-                    headers=[("X-Casino-Signature", sign("rotated-live-secret", body))])
+    accepted = call("/casino/debit", body, sign_with=None, headers=[("X-Casino-Signature", sign("rotated-live-secret", body))])
     assert accepted.status == 200, accepted.raw
     monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()

@@ -1,6 +1,7 @@
 """Durable settlement delivery: a queued credit reaches the casino exactly once, however often
 it is delivered, and a settlement that never gets through ends in the dead-letter queue.
 moto stands in for SQS; the casino is the real handlers on the real database."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import uuid
 import boto3
 import pytest
 from moto import mock_aws
-from wallet_common import settlement, signed_client
-from wallet_common.settings import reload_settings
+from seamless.contract import client as signed_client
+from seamless.provider import settlement
+from seamless.runtime.settings import reload_settings
 
 from devtools import admin
 from devtools.lambda_local import LambdaContext
@@ -38,10 +40,17 @@ def _consumer():
 
 def _record(message: dict) -> dict:
     """An SQS event record, as the event source mapping delivers a received message."""
-    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-            "attributes": message["Attributes"], "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
-            "awsRegion": "us-east-1"}
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message["Attributes"],
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
+        "awsRegion": "us-east-1",
+    }
 
 
 @pytest.fixture
@@ -50,9 +59,13 @@ def queues(aws_env, monkeypatch):
         sqs = boto3.client("sqs")
         dlq = sqs.create_queue(QueueName="settlement-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        main = sqs.create_queue(QueueName="settlement", Attributes={
-            "VisibilityTimeout": "30",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+        main = sqs.create_queue(
+            QueueName="settlement",
+            Attributes={
+                "VisibilityTimeout": "30",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+            },
+        )["QueueUrl"]
         monkeypatch.setenv("SETTLEMENT_QUEUE_URL", main)
         monkeypatch.setenv("SETTLEMENT_BACKOFF_BASE_SECONDS", "0")  # visible again at once: no waiting
         reload_settings()
@@ -69,19 +82,34 @@ def queued_credit(database_url):
     provider_session = f"ps-settle-{uuid.uuid4().hex[:8]}"
     round_id, txid = new_id("round"), new_id("win")
     with admin_conn(database_url) as conn:
-        customer = conn.execute("SELECT cu.id FROM provider_casino_users cu JOIN provider_casinos c ON c.id = cu.casino_id "
-                                "WHERE c.code = %s AND cu.casino_player_id = %s", (admin.CASINO_CODE, admin.ALICE)).fetchone()[0]
-        conn.execute("INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
-                     "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
-                     (provider_session, customer, token, admin.GAME_CODE))
-        game_round = conn.execute("INSERT INTO provider_game_rounds (round_id, provider_session_id) VALUES (%s, %s) "
-                                  "RETURNING id", (round_id, provider_session)).fetchone()[0]
-        conn.execute("INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, "
-                     "amount, attempts, final_status, final_code) VALUES (%s, 0, 'win', 'credit', %s, 500, "
-                     "'[{\"attempt\": 1, \"httpStatus\": null, \"error\": \"ReadTimeoutError\"}]', NULL, 'NO_RESPONSE')",
-                     (game_round, txid))
-    payload = {"sessionToken": token, "transactionId": txid, "roundId": round_id, "amount": 500, "currency": "USD",
-               "roundClosed": True}
+        customer = conn.execute(
+            "SELECT cu.id FROM provider_casino_users cu JOIN provider_casinos c ON c.id = cu.casino_id "
+            "WHERE c.code = %s AND cu.casino_player_id = %s",
+            (admin.CASINO_CODE, admin.ALICE),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token) "
+            "SELECT %s, %s, id, 'USD', %s FROM provider_games WHERE code = %s",
+            (provider_session, customer, token, admin.GAME_CODE),
+        )
+        game_round = conn.execute(
+            "INSERT INTO provider_game_rounds (round_id, provider_session_id) VALUES (%s, %s) RETURNING id",
+            (round_id, provider_session),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, "
+            "amount, attempts, final_status, final_code) VALUES (%s, 0, 'win', 'credit', %s, 500, "
+            '\'[{"attempt": 1, "httpStatus": null, "error": "ReadTimeoutError"}]\', NULL, \'NO_RESPONSE\')',
+            (game_round, txid),
+        )
+    payload = {
+        "sessionToken": token,
+        "transactionId": txid,
+        "roundId": round_id,
+        "amount": 500,
+        "currency": "USD",
+        "roundClosed": True,
+    }
     return provider_session, game_round, txid, payload
 
 
@@ -106,8 +134,10 @@ def _receive_and_consume(sqs, url, consumer) -> tuple[int, list]:
 
 def _attempts(database_url, game_round, txid):
     with admin_conn(database_url) as conn:
-        return conn.execute("SELECT attempts, final_status FROM provider_bets WHERE game_round_id = %s "
-                            "AND transaction_id = %s", (game_round, txid)).fetchone()
+        return conn.execute(
+            "SELECT attempts, final_status FROM provider_bets WHERE game_round_id = %s AND transaction_id = %s",
+            (game_round, txid),
+        ).fetchone()
 
 
 def test_delivered_after_two_failures(database_url, queues, queued_credit, monkeypatch):

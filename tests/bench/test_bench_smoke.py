@@ -1,6 +1,7 @@
 """The benchmark harness runs end to end in a reduced form (tiny durations, concurrency 1
 and 2, one cold-start module, no chart) and leaves every figure reconciled. No speed is
 asserted here: speed is what `make bench` reports, as ratios to pgbench."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,16 @@ from devtools import localdb
 
 
 def test_harness_produces_every_figure_and_reconciles():
-    config = replace(QUICK, duration=0.5, warmup=0.2, concurrency=(1, 2), wallets=4, cold_start_runs=1,
-                     cold_modules=("functions/casino/debit",), chart=False)
+    config = replace(
+        QUICK,
+        duration=0.5,
+        warmup=0.2,
+        concurrency=(1, 2),
+        wallets=4,
+        cold_start_runs=1,
+        cold_modules=("functions/casino/debit",),
+        chart=False,
+    )
     server = os.environ.get("TEST_DATABASE_URL") or localdb.server_url()
     results = run(config, progress=lambda *_: None, server=server)
 
@@ -30,8 +39,10 @@ def test_harness_produces_every_figure_and_reconciles():
     assert figures[(HANDLER, 1)].statements_per_op == 1.0
     assert figures[(HANDLER, 1)].round_trips_per_op == 1.0
     assert figures[(MIXED, 1)].statements_per_op is not None
-    assert [r["what"] for r in results["cold"]][:2] == ["`python -c pass` (interpreter only)",
-                                                          "minimal Powertools handler (Logger)"]
+    assert [r["what"] for r in results["cold"]][:2] == [
+        "`python -c pass` (interpreter only)",
+        "minimal Powertools handler (Logger)",
+    ]
     assert any(r["what"].startswith("functions/casino/debit") for r in results["cold"])
 
     report = markdown(results, None)

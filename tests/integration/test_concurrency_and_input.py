@@ -1,5 +1,6 @@
 """Concurrent callbacks against the real database, and hostile input: the documented 4xx,
 nothing written, never a 5xx."""
+
 from __future__ import annotations
 
 import base64
@@ -8,11 +9,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from wallet_common import db
-from wallet_common.signing import sign
+from seamless.contract.signing import sign
+from seamless.runtime import db
 
 from devtools import admin
-from tests.support import ALICE, CASINO_SECRET, admin_conn, call, enc, make_player, new_id, new_session, wallet
+from tests.support import ALICE, CASINO_SECRET, admin_conn, call, enc, fetch_one, make_player, new_id, new_session, wallet
 
 
 def parallel(fn, n: int) -> list:
@@ -34,15 +35,15 @@ def race(*requests: tuple[str, dict]) -> list:
 
 def ledger_rows(url: str, txid: str) -> int:
     with admin_conn(url) as conn:
-        return conn.execute("SELECT count(*) FROM casino_transactions WHERE transaction_id = %s AND "
-                            "status = 'accepted'", (txid,)).fetchone()[0]
+        return fetch_one(
+            conn, "SELECT count(*) FROM casino_transactions WHERE transaction_id = %s AND status = 'accepted'", (txid,)
+        )[0]
 
 
 def test_twenty_identical_debits_move_money_once(database_url, no_deadlocks):
     user = make_player(database_url, 10_000)
     token = new_session(database_url, user)
-    body = {"sessionToken": token, "transactionId": new_id("dup"), "roundId": new_id("r"), "amount": 700,
-            "currency": "USD"}
+    body = {"sessionToken": token, "transactionId": new_id("dup"), "roundId": new_id("r"), "amount": 700, "currency": "USD"}
     results = parallel(lambda i: call("/casino/debit", body), 20)
     assert {r.status for r in results} == {200}
     assert len({r.raw for r in results}) == 1
@@ -62,8 +63,13 @@ def no_deadlocks():
 def test_fifty_distinct_debits_on_one_wallet(database_url, no_deadlocks):
     user = make_player(database_url, 30 * 300)
     token = new_session(database_url, user)
-    results = parallel(lambda i: call("/casino/debit", {"sessionToken": token, "transactionId": new_id(f"c{i}"),
-                                                        "roundId": new_id("r"), "amount": 300, "currency": "USD"}), 50)
+    results = parallel(
+        lambda i: call(
+            "/casino/debit",
+            {"sessionToken": token, "transactionId": new_id(f"c{i}"), "roundId": new_id("r"), "amount": 300, "currency": "USD"},
+        ),
+        50,
+    )
     statuses = [r.status for r in results]
     assert set(statuses) <= {200, 402}, statuses
     assert statuses.count(200) == 30
@@ -91,10 +97,21 @@ def test_racing_credit_and_rollback_never_both_apply(database_url, no_deadlocks)
         user = make_player(database_url, 1_000)
         token = new_session(database_url, user)
         bet_id, round_id = new_id("b"), new_id("r")
-        assert call("/casino/debit", {"sessionToken": token, "transactionId": bet_id, "roundId": round_id,
-                                      "amount": 100, "currency": "USD"}).status == 200
-        credit = {"sessionToken": token, "transactionId": new_id("w"), "roundId": round_id, "amount": 250,
-                  "currency": "USD", "betTransactionId": bet_id}
+        assert (
+            call(
+                "/casino/debit",
+                {"sessionToken": token, "transactionId": bet_id, "roundId": round_id, "amount": 100, "currency": "USD"},
+            ).status
+            == 200
+        )
+        credit = {
+            "sessionToken": token,
+            "transactionId": new_id("w"),
+            "roundId": round_id,
+            "amount": 250,
+            "currency": "USD",
+            "betTransactionId": bet_id,
+        }
         rollback = {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet_id}
         c, r = race(("/casino/credit", credit), ("/casino/rollback", rollback))
         if c.status == 200 and r.status == 200:
@@ -105,19 +122,33 @@ def test_racing_credit_and_rollback_never_both_apply(database_url, no_deadlocks)
 
 # ------------------------------------------------------------------ hostile input
 
+
 @pytest.fixture(scope="module")
 def session(database_url):
     return new_session(database_url, ALICE)
 
 
 def debit_body(token: str, **overrides) -> dict:
-    return {"sessionToken": token, "transactionId": new_id("h"), "roundId": new_id("r"), "amount": 10,
-            "currency": "USD", **overrides}
+    return {
+        "sessionToken": token,
+        "transactionId": new_id("h"),
+        "roundId": new_id("r"),
+        "amount": 10,
+        "currency": "USD",
+        **overrides,
+    }
 
 
 BAD_SIGNATURES = {
-    "missing": None, "empty": "", "non-hex": "z" * 64, "short": "ab" * 31, "long": "ab" * 33,
-    "other-secret": "OTHER", "other-bytes": "OTHER_BYTES", "spaces": " " * 64, "unicode": "é" * 64,
+    "missing": None,
+    "empty": "",
+    "non-hex": "z" * 64,
+    "short": "ab" * 31,
+    "long": "ab" * 33,
+    "other-secret": "OTHER",
+    "other-bytes": "OTHER_BYTES",
+    "spaces": " " * 64,
+    "unicode": "é" * 64,
 }
 
 
@@ -144,8 +175,15 @@ def test_header_name_case_does_not_matter(session, name):
 
 
 BAD_BODIES = {
-    "garbage": b"{not json", "empty": b"", "array": b"[1,2]", "string": b'"x"', "null": b"null", "number": b"42",
-    "bad-utf8": b'{"sessionToken": "\xff"}', "nan": b'{"amount": NaN}', "truncated": b'{"sessionToken": "a"',
+    "garbage": b"{not json",
+    "empty": b"",
+    "array": b"[1,2]",
+    "string": b'"x"',
+    "null": b"null",
+    "number": b"42",
+    "bad-utf8": b'{"sessionToken": "\xff"}',
+    "nan": b'{"amount": NaN}',
+    "truncated": b'{"sessionToken": "a"',
 }
 
 
@@ -159,12 +197,34 @@ def test_non_object_bodies(database_url, kind):
 
 
 BAD_FIELDS = [
-    ("amount", True), ("amount", 10.5), ("amount", 10.0), ("amount", "10"), ("amount", 1e3), ("amount", -5),
-    ("amount", 0), ("amount", 10**12 + 1), ("amount", 10**40), ("amount", None), ("amount", [10]), ("amount", {"v": 1}),
-    ("currency", "usd"), ("currency", "USDD"), ("currency", "US"), ("currency", "USD\n"), ("currency", 840),
-    ("transactionId", "x" * 129), ("transactionId", "has space"), ("transactionId", "line\nbreak"),
-    ("transactionId", "ünïcode"), ("transactionId", "'; DROP TABLE casino_wallets; --"), ("transactionId", ""),
-    ("transactionId", 12345), ("roundId", "r" * 129), ("roundId", None), ("sessionToken", 7), ("sessionToken", ""),
+    ("amount", True),
+    ("amount", 10.5),
+    ("amount", 10.0),
+    ("amount", "10"),
+    ("amount", 1e3),
+    ("amount", -5),
+    ("amount", 0),
+    ("amount", 10**12 + 1),
+    ("amount", 10**40),
+    ("amount", None),
+    ("amount", [10]),
+    ("amount", {"v": 1}),
+    ("currency", "usd"),
+    ("currency", "USDD"),
+    ("currency", "US"),
+    ("currency", "USD\n"),
+    ("currency", 840),
+    ("transactionId", "x" * 129),
+    ("transactionId", "has space"),
+    ("transactionId", "line\nbreak"),
+    ("transactionId", "ünïcode"),
+    ("transactionId", "'; DROP TABLE casino_wallets; --"),
+    ("transactionId", ""),
+    ("transactionId", 12345),
+    ("roundId", "r" * 129),
+    ("roundId", None),
+    ("sessionToken", 7),
+    ("sessionToken", ""),
     ("sessionToken", "x" * 513),
 ]
 
@@ -186,11 +246,14 @@ def test_strange_tokens_are_just_unknown(database_url, token):
     assert wallet(database_url) == before
 
 
-@pytest.mark.parametrize("path,body,missing", [
-    ("/casino/getBalance", {}, {"sessionToken"}),
-    ("/casino/credit", {"transactionId": "t", "currency": "USD"}, {"sessionToken", "roundId", "amount"}),
-    ("/casino/rollback", {"sessionToken": "s"}, {"transactionId", "betTransactionId"}),
-])
+@pytest.mark.parametrize(
+    "path,body,missing",
+    [
+        ("/casino/getBalance", {}, {"sessionToken"}),
+        ("/casino/credit", {"transactionId": "t", "currency": "USD"}, {"sessionToken", "roundId", "amount"}),
+        ("/casino/rollback", {"sessionToken": "s"}, {"transactionId", "betTransactionId"}),
+    ],
+)
 def test_every_missing_field_is_named(path, body, missing):
     r = call(path, body)
     assert r.status == 400
@@ -218,9 +281,12 @@ def test_base64_encoded_body(session):
 
 
 def test_no_error_body_leaks_internals(session):
-    probes = [call("/casino/debit", b"{"), call("/casino/debit", debit_body("x")),
-              call("/casino/debit", enc(debit_body(session)), sign_with="nope"),
-              call("/casino/rollback", {"sessionToken": session, "transactionId": "t", "betTransactionId": "'"})]
+    probes = [
+        call("/casino/debit", b"{"),
+        call("/casino/debit", debit_body("x")),
+        call("/casino/debit", enc(debit_body(session)), sign_with="nope"),
+        call("/casino/rollback", {"sessionToken": session, "transactionId": "t", "betTransactionId": "'"}),
+    ]
     for r in probes:
         assert "Traceback" not in r.raw and "SELECT" not in r.raw and CASINO_SECRET not in r.raw
         assert isinstance(r.json["error"]["message"], str) if r.status >= 400 else True

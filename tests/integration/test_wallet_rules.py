@@ -1,5 +1,6 @@
-"""The casino callbacks' money rules (PROTOCOL §3-5), through the real Lambda handlers with
+"""The casino callbacks' money rules (docs/protocol.md §3-5), through the real Lambda handlers with
 genuine signed API Gateway events, against the real database."""
+
 from __future__ import annotations
 
 import json
@@ -36,15 +37,25 @@ class Player:
         return Player(self.url, self.user, new_session(self.url, self.user, self.currency), self.currency)
 
     def debit_body(self, amount=100, txid=None, round_id=None, currency=None) -> dict:
-        return {"sessionToken": self.token, "transactionId": txid or new_id("bet"),
-                "roundId": round_id or new_id("round"), "amount": amount, "currency": currency or self.currency}
+        return {
+            "sessionToken": self.token,
+            "transactionId": txid or new_id("bet"),
+            "roundId": round_id or new_id("round"),
+            "amount": amount,
+            "currency": currency or self.currency,
+        }
 
     def debit(self, amount=100, **kw) -> Response:
         return call("/casino/debit", self.debit_body(amount, **kw))
 
     def credit(self, amount, round_id, bet=None, closed=None, txid=None, currency=None) -> Response:
-        body = {"sessionToken": self.token, "transactionId": txid or new_id("win"), "roundId": round_id,
-                "amount": amount, "currency": currency or self.currency}
+        body = {
+            "sessionToken": self.token,
+            "transactionId": txid or new_id("win"),
+            "roundId": round_id,
+            "amount": amount,
+            "currency": currency or self.currency,
+        }
         if bet is not None:
             body["betTransactionId"] = bet
         if closed is not None:
@@ -86,6 +97,7 @@ def assert_replay(again: Response, first: Response):
 
 
 # ------------------------------------------------------------------ idempotency (§5)
+
 
 def test_replay_is_byte_identical_and_moves_nothing(alice):
     before = alice.balance()
@@ -136,8 +148,7 @@ def test_unknown_token_is_404_or_conflict_for_a_known_id(alice):
     assert_error(call("/casino/getBalance", {"sessionToken": "nope"}), 404, "SESSION_NOT_FOUND")
     assert_error(call("/casino/debit", alice.debit_body(5) | {"sessionToken": "nope"}), 404, "SESSION_NOT_FOUND")
     txid, _ = alice.bet(5)
-    assert_error(call("/casino/debit", alice.debit_body(5, txid=txid) | {"sessionToken": "nope"}), 409,
-                 "TRANSACTION_ID_CONFLICT")
+    assert_error(call("/casino/debit", alice.debit_body(5, txid=txid) | {"sessionToken": "nope"}), 409, "TRANSACTION_ID_CONFLICT")
 
 
 def test_stored_402_is_replayed_even_after_the_balance_grew(database_url):
@@ -160,6 +171,7 @@ def test_rejected_400_is_not_stored(alice):
 
 
 # ------------------------------------------------------------------ rollback rules (§4)
+
 
 def test_tombstone_then_late_debit_is_refused_and_stored(alice):
     before = alice.balance()
@@ -220,7 +232,7 @@ def test_rollback_of_a_rejected_bet_moves_nothing(database_url):
 def test_tombstone_naming_a_foreign_or_settled_round_is_refused(alice, database_url):
     """docs/api.md: no tombstone in a round of another session, nor in one with a credit."""
     round_id = new_id("round")
-    assert alice.credit(0, round_id).status == 200          # alice's session owns the round, with a credit
+    assert alice.credit(0, round_id).status == 200  # alice's session owns the round, with a credit
     other = alice.relaunch()
     assert_error(other.rollback(new_id("ghost"), round_id=round_id), 409, "ROUND_MISMATCH")
     ghost = new_id("ghost")
@@ -235,6 +247,7 @@ def test_rollback_round_id_must_be_the_bets_round(alice):
 
 
 # ------------------------------------------------------------------ rounds, bets, limits
+
 
 def test_bet_limits(alice):
     assert alice.debit(100_000).status == 200
@@ -281,6 +294,7 @@ def test_currency_mismatch(alice):
 
 # ------------------------------------------------------------------ sessions and players
 
+
 def test_expired_session(alice):
     body = alice.debit_body(25)
     before_expiry = call("/casino/debit", body)
@@ -310,6 +324,7 @@ def test_blocked_player_cannot_bet_but_is_paid(database_url):
 
 
 # ------------------------------------------------------------------ precedence (§4)
+
 
 def test_debit_precedence(alice, database_url):
     expire = Player(database_url, ALICE, new_session(database_url, ALICE))
@@ -349,16 +364,17 @@ def test_credit_and_rollback_precedence(alice, database_url):
 
 # ------------------------------------------------------------------ playable / redeemable
 
+
 def test_bonus_money_is_spent_first_and_rollback_restores_the_split(rich):
     assert wallet(rich.url, rich.user) == (1_000_000, 600_000)
-    rich.bet(30_000)                         # all bonus (400,000 bonus)
+    rich.bet(30_000)  # all bonus (400,000 bonus)
     assert wallet(rich.url, rich.user) == (970_000, 600_000)
     rich_bet_b = rich.debit(100_000, round_id=new_id("round"))
     assert rich_bet_b.status == 200
     for _ in range(3):
-        rich.bet(90_000)                     # bonus left: 370,000 - 100,000 - 270,000 = 0
+        rich.bet(90_000)  # bonus left: 370,000 - 100,000 - 270,000 = 0
     assert wallet(rich.url, rich.user) == (600_000, 600_000)
-    txid, round_id = rich.bet(50_000)        # all redeemable now
+    txid, round_id = rich.bet(50_000)  # all redeemable now
     assert wallet(rich.url, rich.user) == (550_000, 550_000)
     assert rich.credit(20_000, new_id("round")).status == 200  # a credit adds to both
     assert wallet(rich.url, rich.user) == (570_000, 570_000)
@@ -374,31 +390,33 @@ def test_bonus_money_is_spent_first_and_rollback_restores_the_split(rich):
 
 # ------------------------------------------------------------------ the database guards the money
 
+
 def test_database_refuses_a_negative_or_inconsistent_wallet_even_if_code_is_bypassed(database_url):
     import psycopg
+
     user = make_player(database_url, 100)
     with admin_conn(database_url) as conn:
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("UPDATE casino_wallets SET playable_balance = -1, redeemable_balance = 0 WHERE user_id = %s",
-                         (user,))
+            conn.execute("UPDATE casino_wallets SET playable_balance = -1, redeemable_balance = 0 WHERE user_id = %s", (user,))
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("UPDATE casino_wallets SET redeemable_balance = playable_balance + 1 WHERE user_id = %s",
-                         (user,))
+            conn.execute("UPDATE casino_wallets SET redeemable_balance = playable_balance + 1 WHERE user_id = %s", (user,))
     assert wallet(database_url, user) == (100, 100)
 
 
 def test_each_side_can_only_touch_its_own_tables(database_url):
     import psycopg
-    from wallet_common.settings import get_settings
-    settings = get_settings()
+    from seamless.runtime.settings import common
+
+    settings = common()
     with psycopg.connect(settings.dsn_for("casino_app"), autocommit=True) as casino:
-        for sql in ("SELECT 1 FROM provider_bets LIMIT 1",
-                    "INSERT INTO provider_games (code, name) VALUES ('x', 'x')"):
+        for sql in ("SELECT 1 FROM provider_bets LIMIT 1", "INSERT INTO provider_games (code, name) VALUES ('x', 'x')"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 casino.execute(sql)
     with psycopg.connect(settings.dsn_for("provider_app"), autocommit=True) as provider:
-        for sql in ("SELECT 1 FROM casino_wallets LIMIT 1",
-                    "UPDATE casino_wallets SET playable_balance = playable_balance + 1",
-                    "SELECT * FROM casino_debit('\\x00', 'a', 'b', 1, 'USD')"):
+        for sql in (
+            "SELECT 1 FROM casino_wallets LIMIT 1",
+            "UPDATE casino_wallets SET playable_balance = playable_balance + 1",
+            "SELECT * FROM ledger.debit('\\x00', 'a', 'b', 1, 'USD')",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 provider.execute(sql)

@@ -1,15 +1,17 @@
 """The provider's casino client under faults, against the real casino handlers: retries with
 the same transactionId, no retry on 4xx, and the rescue rollback of an undecided debit.
 No real sleeping: the backoff's sleep is replaced."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import urllib3
-from wallet_common import provider, signed_client
-from wallet_common.models import ProviderSimulateRequest
-from wallet_common.settings import reload_settings
+from seamless.contract import client as signed_client
+from seamless.contract.models import ProviderSimulateRequest
+from seamless.provider import rounds as provider
+from seamless.runtime.settings import reload_settings
 
 from devtools import admin
 from tests.support import HandlerTransport, admin_conn, make_player, new_session, provider_session_for, wallet, without_backoff
@@ -30,8 +32,7 @@ def no_sleep(monkeypatch):
 def play(provider_session: str, transport: HandlerTransport, monkeypatch, **round_fields) -> dict:
     monkeypatch.setattr(signed_client, "default_transport", lambda: transport)
     reload_settings()
-    return provider.simulate(ProviderSimulateRequest.model_validate(
-        {"providerSessionId": provider_session, **round_fields}))
+    return provider.simulate(ProviderSimulateRequest.model_validate({"providerSessionId": provider_session, **round_fields}))
 
 
 def _is(path: str, body: bytes, endpoint: str) -> bool:
@@ -73,8 +74,9 @@ def test_undecided_debit_is_rolled_back(database_url, player, monkeypatch, no_sl
     assert bet["httpStatus"] is None and bet["code"] == "NO_RESPONSE" and bet["attempts"] == 3
     assert rescue["type"] == "rollback" and rescue["rescue"] is True and rescue["httpStatus"] == 200
     with admin_conn(database_url) as conn:
-        refund = conn.execute("SELECT amount, tombstone FROM casino_transactions WHERE transaction_id = %s",
-                              (rescue["transactionId"],)).fetchone()
+        refund = conn.execute(
+            "SELECT amount, tombstone FROM casino_transactions WHERE transaction_id = %s", (rescue["transactionId"],)
+        ).fetchone()
     # the casino applied the debit: the rescue refunds it; it never saw it: a tombstone
     assert refund == ((400, False) if mode == "casino-committed-answer-lost" else (0, True))
     assert wallet(database_url, user)[0] == 10_000  # wherever the debit got to, the wallet is whole
@@ -102,12 +104,13 @@ def test_every_attempt_is_recorded(database_url, player, monkeypatch, no_sleep):
             return 503
         return None
 
-    report = play(ps, HandlerTransport(fault), monkeypatch, bets=[{"amount": 10}],
-                  wins=[{"amount": 30, "relatedBetIndex": 0}])
+    report = play(ps, HandlerTransport(fault), monkeypatch, bets=[{"amount": 10}], wins=[{"amount": 30, "relatedBetIndex": 0}])
     with admin_conn(database_url) as conn:
-        rows = conn.execute("SELECT b.action_type, b.attempts FROM provider_bets b JOIN provider_game_rounds r "
-                            "ON r.id = b.game_round_id WHERE r.round_id = %s ORDER BY b.id",
-                            (report["roundId"],)).fetchall()
+        rows = conn.execute(
+            "SELECT b.action_type, b.attempts FROM provider_bets b JOIN provider_game_rounds r "
+            "ON r.id = b.game_round_id WHERE r.round_id = %s ORDER BY b.id",
+            (report["roundId"],),
+        ).fetchall()
     assert [r[0] for r in rows] == ["bet", "win"]
     assert [a["httpStatus"] for a in rows[1][1]] == [503, 200]
     assert json.loads(rows[1][1][1]["body"])["balance"] == report["finalBalance"]

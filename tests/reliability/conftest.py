@@ -8,6 +8,7 @@ The soak runs draw a fresh seed each time and hypothesis prints it on failure
 ("@seed(...)"); run `pytest -m soak tests/reliability --hypothesis-seed=<that seed>` to replay.
 Shrinking is off by default (minutes against a real database); RELIABILITY_SHRINK=1 turns it on.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from wallet_common import db
+from seamless.runtime import db
 
 from devtools import admin
 from tests.support import admin_conn
@@ -33,17 +34,36 @@ PHASES = tuple(Phase) if os.environ.get("RELIABILITY_SHRINK") else (Phase.explic
 
 def ci_settings(**overrides) -> settings:
     """Derandomized: the same sequence on every run and every machine."""
-    return settings(**{"deadline": None, "derandomize": True, "database": None, "print_blob": True,
-                       "suppress_health_check": SLOW_OK, "phases": PHASES, **overrides})
+    return settings(
+        **{
+            "deadline": None,
+            "derandomize": True,
+            "database": None,
+            "print_blob": True,
+            "suppress_health_check": SLOW_OK,
+            "phases": PHASES,
+            **overrides,
+        }
+    )
 
 
 def soak_settings(**overrides) -> settings:
     """A fresh random seed per run (printed by hypothesis on failure)."""
-    return settings(**{"deadline": None, "derandomize": False, "database": None, "print_blob": True,
-                       "suppress_health_check": SLOW_OK, "phases": PHASES, **overrides})
+    return settings(
+        **{
+            "deadline": None,
+            "derandomize": False,
+            "database": None,
+            "print_blob": True,
+            "suppress_health_check": SLOW_OK,
+            "phases": PHASES,
+            **overrides,
+        }
+    )
 
 
 # ------------------------------------------------------------------ §9 after every test
+
 
 def assert_reconciled(url: str) -> None:
     result = admin.reconcile(url)
@@ -52,7 +72,7 @@ def assert_reconciled(url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def reconciled(database_url):
-    """Every reliability test ends with reconcile (PROTOCOL §9: every wallet equals its ledger,
+    """Every reliability test ends with reconcile (docs/protocol.md §9: every wallet equals its ledger,
     no pending rows, each bet refunded at most once and exactly) clean on the test database."""
     yield
     assert_reconciled(database_url)
@@ -60,8 +80,9 @@ def reconciled(database_url):
 
 # ------------------------------------------------------------------ one connection per thread
 
+
 class ConnectionsPerThread:
-    """Stands in for wallet_common.db._connections: every thread gets its own cached
+    """Stands in for seamless.runtime.db._connections: every thread gets its own cached
     connections, as every Lambda container has its own. (The module-level dict is one per
     process, so threads would otherwise share one connection and psycopg would serialise
     every statement: no concurrency would reach the database.)"""
@@ -109,10 +130,11 @@ def connections_per_thread(monkeypatch) -> Iterator[ConnectionsPerThread]:
     try:
         yield per_thread
     finally:
-        db.close_all()   # closes every thread's connections (monkeypatch restores the dict after)
+        db.close_all()  # closes every thread's connections (monkeypatch restores the dict after)
 
 
 # ------------------------------------------------------------------ waiting on observable state
+
 
 def wait_for(predicate: Callable[[], T], what: str, timeout: float = 20.0) -> T:
     """Polls an observable condition (pg_stat_activity, pg_locks) until it holds, with a deadline.
@@ -132,7 +154,8 @@ def lock_waiters(url: str, role: str = "casino_app", exclude: frozenset[int] = f
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE usename = %s AND datname = current_database() "
             "AND wait_event_type = 'Lock' AND NOT (pid = ANY(%s)) ORDER BY backend_start",
-            (role, list(exclude))).fetchall()
+            (role, list(exclude)),
+        ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -143,8 +166,7 @@ class HeldWallet:
     def __init__(self, url: str, user: str, currency: str = "USD", *, mode: str = "UPDATE"):
         assert mode in ("UPDATE", "NO KEY UPDATE")
         self.conn = psycopg.connect(url)
-        self.conn.execute(f"SELECT 1 FROM casino_wallets WHERE user_id = %s AND currency = %s FOR {mode}",
-                          (user, currency))
+        self.conn.execute(f"SELECT 1 FROM casino_wallets WHERE user_id = %s AND currency = %s FOR {mode}", (user, currency))
 
     def release(self) -> None:
         if not self.conn.closed:

@@ -1,4 +1,4 @@
-"""A small reference model of the casino callbacks: PROTOCOL.md §3-5 and §9 plus the decisions
+"""A small reference model of the casino callbacks: docs/protocol.md §3-5 and §9 plus the decisions
 in docs/api.md, in plain Python and independent of the SQL. The model-based test sends every
 request to the real handlers and to this model and compares the answers.
 
@@ -6,11 +6,12 @@ It knows only what the contract says: sessions (player, wallet currency, expired
 wallets (playable, redeemable), the stored answer of every transactionId, rounds (owning
 session, has a credit, closed) and tombstones.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MIN_BET, MAX_BET = 1, 100_000     # the seeded game (PROTOCOL §8)
+MIN_BET, MAX_BET = 1, 100_000  # the seeded game (docs/protocol.md §8)
 
 
 @dataclass
@@ -34,16 +35,17 @@ class Session:
 @dataclass
 class Stored:
     """The stored answer of a transactionId (§5) and what the ledger knows about it."""
-    kind: str                 # debit | credit | rollback
-    key: tuple                # the normalised request (§5 "same payload")
+
+    kind: str  # debit | credit | rollback
+    key: tuple  # the normalised request (§5 "same payload")
     status: int
-    code: str                 # "OK" or the error code
+    code: str  # "OK" or the error code
     session: str
     round: str | None = None
     amount: int = 0
     redeemable_part: int = 0  # debits: how much came out of the redeemable balance
     refunded_by: str | None = None
-    body: dict = field(default_factory=dict)   # the expected response fields
+    body: dict = field(default_factory=dict)  # the expected response fields
 
     @property
     def accepted(self) -> bool:
@@ -60,9 +62,9 @@ class Round:
 @dataclass
 class Expected:
     status: int
-    code: str                 # "OK" or the error code
-    body: dict = field(default_factory=dict)   # fields the response must carry with these values
-    replay_of: str | None = None               # the transactionId whose stored answer comes back
+    code: str  # "OK" or the error code
+    body: dict = field(default_factory=dict)  # fields the response must carry with these values
+    replay_of: str | None = None  # the transactionId whose stored answer comes back
     stored: bool = False
 
 
@@ -94,14 +96,23 @@ class CasinoModel:
         self.stored[txid] = row
         return Expected(row.status, row.code, dict(row.body), stored=True)
 
-    def _reject(self, txid: str, kind: str, key: tuple, token: str, round_id: str | None, code: str,
-                status: int = 409, amount: int = 0, **extra) -> Expected:
+    def _reject(
+        self,
+        txid: str,
+        kind: str,
+        key: tuple,
+        token: str,
+        round_id: str | None,
+        code: str,
+        status: int = 409,
+        amount: int = 0,
+        **extra,
+    ) -> Expected:
         return self._store(txid, Stored(kind, key, status, code, token, round_id, amount, body=extra))
 
     def _money_body(self, txid: str, s: Session, **extra) -> dict:
         w = self.wallets[s.wallet]
-        return {"transactionId": txid, "balance": w.playable, "redeemableBalance": w.redeemable,
-                "currency": s.currency, **extra}
+        return {"transactionId": txid, "balance": w.playable, "redeemableBalance": w.redeemable, "currency": s.currency, **extra}
 
     # ---------------------------------------------------------------- §4 callbacks
     def debit(self, token: str, txid: str, round_id: str, amount: int, currency: str) -> Expected:
@@ -137,11 +148,11 @@ class CasinoModel:
         w.playable -= amount
         w.redeemable -= from_redeemable
         self.rounds.setdefault(round_id, Round(token))
-        return self._store(txid, Stored("debit", key, 200, "OK", token, round_id, amount, from_redeemable,
-                                        body=self._money_body(txid, s)))
+        return self._store(
+            txid, Stored("debit", key, 200, "OK", token, round_id, amount, from_redeemable, body=self._money_body(txid, s))
+        )
 
-    def credit(self, token: str, txid: str, round_id: str, amount: int, currency: str, bet: str | None,
-               closed: bool) -> Expected:
+    def credit(self, token: str, txid: str, round_id: str, amount: int, currency: str, bet: str | None, closed: bool) -> Expected:
         def key_of(s: Session) -> tuple:
             return ("credit", s.player, currency, round_id, amount, bet, closed)
 
@@ -164,7 +175,7 @@ class CasinoModel:
             return reject("ROUND_CLOSED")
         if bet is not None:
             b = self.stored.get(bet)
-            if bet in self.tombstones:        # tombstones are per provider (docs/api.md)
+            if bet in self.tombstones:  # tombstones are per provider (docs/api.md)
                 return reject("BET_ROLLED_BACK")
             if b is None or b.kind != "debit" or not b.accepted or b.session != token or b.round != round_id:
                 return reject("BET_NOT_FOUND", 404)
@@ -173,11 +184,10 @@ class CasinoModel:
         w = self.wallets[s.wallet]
         w.playable += amount
         w.redeemable += amount
-        rnd = self.rounds.setdefault(round_id, Round(token))   # a credit may open a round
+        rnd = self.rounds.setdefault(round_id, Round(token))  # a credit may open a round
         rnd.has_credit = True
         rnd.closed = closed
-        return self._store(txid, Stored("credit", key, 200, "OK", token, round_id, amount,
-                                        body=self._money_body(txid, s)))
+        return self._store(txid, Stored("credit", key, 200, "OK", token, round_id, amount, body=self._money_body(txid, s)))
 
     def rollback(self, token: str, txid: str, bet: str, round_id: str | None) -> Expected:
         def key_of(s: Session) -> tuple:
@@ -193,7 +203,7 @@ class CasinoModel:
             return self._reject(txid, "rollback", key, token, round_id, code)
 
         if bet == txid:
-            return reject("NOT_A_BET")      # it names itself: a rollback, not a bet
+            return reject("NOT_A_BET")  # it names itself: a rollback, not a bet
         b = self.stored.get(bet)
         refund = refund_redeemable = 0
         tombstone = False
@@ -225,16 +235,25 @@ class CasinoModel:
         w = self.wallets[s.wallet]
         w.playable += refund
         w.redeemable += refund_redeemable
-        return self._store(txid, Stored("rollback", key, 200, "OK", token, round_id, refund,
-                                        body=self._money_body(txid, s, rolledBackAmount=refund,
-                                                              tombstone=tombstone)))
+        return self._store(
+            txid,
+            Stored(
+                "rollback",
+                key,
+                200,
+                "OK",
+                token,
+                round_id,
+                refund,
+                body=self._money_body(txid, s, rolledBackAmount=refund, tombstone=tombstone),
+            ),
+        )
 
     def get_balance(self, token: str) -> Expected:
         s = self.sessions.get(token)
         if s is None:
             return Expected(404, "SESSION_NOT_FOUND")
-        if s.expired:          # a blocked player may still read (docs/api.md)
+        if s.expired:  # a blocked player may still read (docs/api.md)
             return Expected(403, "SESSION_EXPIRED")
         w = self.wallets[s.wallet]
-        return Expected(200, "OK", {"balance": w.playable, "redeemableBalance": w.redeemable,
-                                    "currency": s.currency})
+        return Expected(200, "OK", {"balance": w.playable, "redeemableBalance": w.redeemable, "currency": s.currency})

@@ -1,7 +1,7 @@
 """Loopback proxies that lose connections on purpose, for the fault tests.
 
 PgProxy sits between the handlers and PostgreSQL (a Unix socket, as the embedded server has)
-and drops the connection when a client message carries a marker (e.g. b"casino_debit"):
+and drops the connection when a client message carries a marker (e.g. b"ledger.debit"):
 `before` the message reaches the server (nothing can have been committed), or `after_commit`,
 when the server's answer comes back (PostgreSQL sends the answer of an autocommit statement only
 after its commit, so the transaction is committed and only the acknowledgement is lost).
@@ -10,6 +10,7 @@ HttpProxy sits between the provider's SignedClient and the casino's local API ov
 chosen requests, closes the client's connection before forwarding or after the casino answered
 (a lost response), or answers 500 itself.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -36,7 +37,7 @@ def _close(*socks: socket.socket) -> None:
 @dataclass
 class PgFault:
     marker: bytes
-    when: str            # "before" | "after_commit"
+    when: str  # "before" | "after_commit"
     times: int = 1
 
 
@@ -50,7 +51,7 @@ class PgProxy:
         params = conninfo_to_dict(self.upstream_url)
         port = params.get("port") or 5432
         self.upstream_path = os.path.join(str(params["host"]), f".s.PGSQL.{port}")
-        self.dir = tempfile.mkdtemp(prefix="pgproxy-", dir="/tmp")   # short: Unix socket paths are limited
+        self.dir = tempfile.mkdtemp(prefix="pgproxy-", dir="/tmp")  # short: Unix socket paths are limited
         self.path = os.path.join(self.dir, f".s.PGSQL.{port}")
         self.url = make_conninfo(self.upstream_url, host=self.dir)
         self._lock = threading.Lock()
@@ -105,7 +106,7 @@ class PgProxy:
     def _to_client(self, client: socket.socket, server: socket.socket, state: dict) -> None:
         try:
             while data := server.recv(65536):
-                if state["armed"]:           # the statement committed; its answer is lost
+                if state["armed"]:  # the statement committed; its answer is lost
                     _close(client, server)
                     return
                 client.sendall(data)
@@ -161,21 +162,28 @@ class HttpProxy:
                     return
                 if isinstance(action, int):
                     payload = b'{"error":{"code":"INTERNAL_ERROR","message":"injected by the test proxy"}}'
-                    client.sendall(f"HTTP/1.1 {action} Injected\r\nContent-Type: application/json\r\n"
-                                   f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+                    client.sendall(
+                        f"HTTP/1.1 {action} Injected\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                        + payload
+                    )
                     continue
                 upstream = http.client.HTTPConnection(*self.upstream, timeout=30)
                 try:
-                    upstream.request(method, path, body=body, headers={k: v for k, v in headers.items()
-                                                                       if k.lower() != "connection"})
+                    upstream.request(
+                        method, path, body=body, headers={k: v for k, v in headers.items() if k.lower() != "connection"}
+                    )
                     resp = upstream.getresponse()
                     data = resp.read()
-                    out_headers = [(k, v) for k, v in resp.getheaders()
-                                   if k.lower() not in ("connection", "transfer-encoding", "content-length")]
+                    out_headers = [
+                        (k, v)
+                        for k, v in resp.getheaders()
+                        if k.lower() not in ("connection", "transfer-encoding", "content-length")
+                    ]
                     status, reason = resp.status, resp.reason
                 finally:
                     upstream.close()
-                if action == "lost":          # the casino answered (and committed); the answer never arrives
+                if action == "lost":  # the casino answered (and committed); the answer never arrives
                     client.shutdown(socket.SHUT_RDWR)
                     return
                 head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out_headers)

@@ -10,6 +10,7 @@ its other answers are byte-identical replays (same request) or 409 TRANSACTION_I
 payload); the stored response is what the client got; every
 wallet moved exactly by the accepted answers; no deadlock was retried; reconcile is clean.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from wallet_common import db
+from seamless.runtime import db
 
 from tests.reliability.conftest import assert_reconciled
 from tests.support import admin_conn, call, make_player, new_id, new_session, wallet
@@ -34,7 +35,7 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
     players = list(tokens)
     bets: list[dict] = []
     ops: list[tuple[str, dict]] = []
-    rounds: dict[str, list[str]] = defaultdict(list)   # token -> its rounds
+    rounds: dict[str, list[str]] = defaultdict(list)  # token -> its rounds
     while len(ops) < CALLBACKS:
         roll = rng.random()
         player = rng.choice(players)
@@ -42,44 +43,59 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
         if roll < 0.38 or not bets:
             if not rounds[token] or rng.random() < 0.5:
                 rounds[token].append(new_id("r"))
-            body = {"sessionToken": token, "transactionId": new_id("bet"), "roundId": rng.choice(rounds[token]),
-                    "amount": rng.choice([rng.randint(1, 400), rng.randint(1, 5_000)]), "currency": "USD"}
+            body = {
+                "sessionToken": token,
+                "transactionId": new_id("bet"),
+                "roundId": rng.choice(rounds[token]),
+                "amount": rng.choice([rng.randint(1, 400), rng.randint(1, 5_000)]),
+                "currency": "USD",
+            }
             bets.append(body)
             ops.append(("debit", body))
         elif roll < 0.47:
-            ops.append(("debit", rng.choice(bets)))                            # a duplicate debit
+            ops.append(("debit", rng.choice(bets)))  # a duplicate debit
         elif roll < 0.51:
             # the same request through the player's other session (a retry after a re-launch: §5)
             bet = rng.choice(bets)
-            other = next(t for p, ts in tokens.items() if bet["sessionToken"] in ts for t in ts
-                         if t != bet["sessionToken"])
+            other = next(t for p, ts in tokens.items() if bet["sessionToken"] in ts for t in ts if t != bet["sessionToken"])
             ops.append(("debit", {**bet, "sessionToken": other}))
         elif roll < 0.55:
             ops.append(("debit", {**rng.choice(bets), "amount": rng.randint(1, 400)}))  # same id, other payload
         elif roll < 0.72:
             bet = rng.choice(bets)
-            body = {"sessionToken": bet["sessionToken"], "transactionId": new_id("win"), "roundId": bet["roundId"],
-                    "amount": rng.choice([0, rng.randint(1, 800)]), "currency": "USD",
-                    "betTransactionId": bet["transactionId"], "roundClosed": rng.random() < 0.3}
+            body = {
+                "sessionToken": bet["sessionToken"],
+                "transactionId": new_id("win"),
+                "roundId": bet["roundId"],
+                "amount": rng.choice([0, rng.randint(1, 800)]),
+                "currency": "USD",
+                "betTransactionId": bet["transactionId"],
+                "roundClosed": rng.random() < 0.3,
+            }
             ops.append(("credit", body))
             if rng.random() < 0.3:
-                ops.append(("credit", body))                                   # a duplicate credit
+                ops.append(("credit", body))  # a duplicate credit
         elif roll < 0.92:
             bet = rng.choice(bets)
-            body = {"sessionToken": bet["sessionToken"], "transactionId": new_id("rb"),
-                    "betTransactionId": bet["transactionId"]}
+            body = {"sessionToken": bet["sessionToken"], "transactionId": new_id("rb"), "betTransactionId": bet["transactionId"]}
             if rng.random() < 0.5:
                 body["roundId"] = bet["roundId"]
             ops.append(("rollback", body))
             if rng.random() < 0.3:
-                ops.append(("rollback", body))                                 # a duplicate rollback
+                ops.append(("rollback", body))  # a duplicate rollback
         else:
             # a rollback racing (or preceding) a debit it has not seen: tombstone or refund
             token = rng.choice(tokens[player])
-            bet = {"sessionToken": token, "transactionId": new_id("late"), "roundId": new_id("r"),
-                   "amount": rng.randint(1, 300), "currency": "USD"}
-            ops.append(("rollback", {"sessionToken": token, "transactionId": new_id("rb"),
-                                     "betTransactionId": bet["transactionId"]}))
+            bet = {
+                "sessionToken": token,
+                "transactionId": new_id("late"),
+                "roundId": new_id("r"),
+                "amount": rng.randint(1, 300),
+                "currency": "USD",
+            }
+            ops.append(
+                ("rollback", {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet["transactionId"]})
+            )
             ops.append(("debit", bet))
     ops = ops[:CALLBACKS]
     rng.shuffle(ops)
@@ -88,15 +104,22 @@ def plan(rng: random.Random, tokens: dict[str, list[str]]) -> list[tuple[str, di
 
 def normalised(kind: str, body: dict, player_of: dict[str, str]) -> tuple:
     """What makes two requests the same one (§5): the player, not the session token."""
-    return (kind, player_of[body["sessionToken"]], body.get("currency"), body.get("roundId"), body.get("amount"),
-            body.get("betTransactionId"), bool(body.get("roundClosed")))
+    return (
+        kind,
+        player_of[body["sessionToken"]],
+        body.get("currency"),
+        body.get("roundId"),
+        body.get("amount"),
+        body.get("betTransactionId"),
+        bool(body.get("roundClosed")),
+    )
 
 
 @pytest.mark.parametrize("seed", [20261124, 7, 1999])
 def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connections_per_thread, seed):
     rng = random.Random(seed)
-    opening = {make_player(database_url, 60_000, 25_000): 60_000 for _ in range(3)}    # a few hot wallets
-    tokens = {p: [new_session(database_url, p) for _ in range(2)] for p in opening}    # two sessions each
+    opening = {make_player(database_url, 60_000, 25_000): 60_000 for _ in range(3)}  # a few hot wallets
+    tokens = {p: [new_session(database_url, p) for _ in range(2)] for p in opening}  # two sessions each
     player_of = {t: p for p, ts in tokens.items() for t in ts}
     ops = plan(rng, tokens)
     conflicts_before = db.retried_conflicts
@@ -106,14 +129,14 @@ def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connectio
     def send(op):
         if not getattr(per_thread, "started", False):
             per_thread.started = True
-            start.wait(timeout=60)          # all 16 threads (and connections) begin together
+            start.wait(timeout=60)  # all 16 threads (and connections) begin together
         kind, body = op
         r = call(PATHS[kind], body)
         return kind, body, r
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         futures = [pool.submit(send, op) for op in ops]
-        results = [f.result(timeout=180) for f in futures]   # bounded: a deadlock would hang here
+        results = [f.result(timeout=180) for f in futures]  # bounded: a deadlock would hang here
     assert len(results) == CALLBACKS
     assert connections_per_thread.opened() >= THREADS // 2, "the requests did not run on separate connections"
 
@@ -141,9 +164,14 @@ def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connectio
 
     # the ledger: exactly one row per transactionId, holding the answer the client got
     with admin_conn(database_url) as conn:
-        rows = {r[0]: r[1:] for r in conn.execute(
-            "SELECT transaction_id, count(*) OVER (PARTITION BY transaction_id), response_status, response_body, status "
-            "FROM casino_transactions WHERE transaction_id = ANY(%s)", (list(by_txid),))}
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT transaction_id, count(*) OVER (PARTITION BY transaction_id), response_status, response_body, status "
+                "FROM casino_transactions WHERE transaction_id = ANY(%s)",
+                (list(by_txid),),
+            )
+        }
     assert set(rows) == set(by_txid)
     for txid, (count, status, body, row_status) in rows.items():
         _, _, r = first[txid]
@@ -156,8 +184,11 @@ def test_a_thousand_mixed_callbacks_from_sixteen_threads(database_url, connectio
         if r.status != 200:
             continue
         player = player_of[body["sessionToken"]]
-        moved[player] += {"debit": -body.get("amount", 0), "credit": body.get("amount", 0),
-                          "rollback": r.json.get("rolledBackAmount", 0)}[kind]
+        moved[player] += {
+            "debit": -body.get("amount", 0),
+            "credit": body.get("amount", 0),
+            "rollback": r.json.get("rolledBackAmount", 0),
+        }[kind]
         assert r.json["balance"] >= 0 and 0 <= r.json["redeemableBalance"] <= r.json["balance"]
     for player, start_balance in opening.items():
         assert wallet(database_url, player)[0] == start_balance + moved[player], player

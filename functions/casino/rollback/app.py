@@ -1,6 +1,7 @@
-"""POST /casino/rollback: signed provider callback (PROTOCOL §4)."""
-from wallet_common import ledger
-from wallet_common.http import casino_callback
-from wallet_common.models import RollbackRequest
+"""POST /casino/rollback: signed provider callback (docs/protocol.md §4)."""
+
+from seamless.casino import ledger
+from seamless.casino.handlers import casino_callback
+from seamless.contract.models import RollbackRequest
 
 lambda_handler = casino_callback(RollbackRequest, ledger.rollback)

@@ -1,6 +1,7 @@
-"""POST /casino/simulateRound: test driver; plays a whole round across both services (PROTOCOL §6)."""
-from wallet_common.casino import simulate_round
-from wallet_common.http import json_endpoint
-from wallet_common.models import SimulateRoundRequest
+"""POST /casino/simulateRound: test driver; plays a whole round across both services (docs/protocol.md §6)."""
 
-lambda_handler = json_endpoint(SimulateRoundRequest, simulate_round)
+from seamless.casino.handlers import operator_endpoint
+from seamless.casino.simulate_round import simulate_round
+from seamless.contract.models import SimulateRoundRequest
+
+lambda_handler = operator_endpoint(SimulateRoundRequest, simulate_round)

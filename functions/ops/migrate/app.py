@@ -1,7 +1,8 @@
 """MigrateFunction: applies sql/ and creates the two database roles. Runs as a CloudFormation
 custom resource on every deploy (and by `sam remote invoke MigrateFunction`). Idempotent."""
-from wallet_common.cfn import custom_resource
-from wallet_common.migrations import migrate
-from wallet_common.settings import get_settings
 
-lambda_handler = custom_resource(lambda: {"applied": migrate(get_settings().admin_dsn(), quiet=True)})
+from seamless.runtime.cfn import custom_resource
+from seamless.runtime.migrations import migrate
+from seamless.runtime.settings import common
+
+lambda_handler = custom_resource(lambda: {"applied": migrate(common().admin_dsn(), quiet=True)})

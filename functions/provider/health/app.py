@@ -1,5 +1,5 @@
-"""GET /provider/health: open; 200 when the database answers, 503 when it does not (PROTOCOL §7)."""
-from wallet_common import provider
-from wallet_common.http import api_handler, health_response
+"""GET /provider/health: open; 200 when the database answers, 503 when it does not (docs/protocol.md §7)."""
 
-lambda_handler = api_handler(lambda request: health_response(provider.health))
+from seamless.provider.handlers import health_handler
+
+lambda_handler = health_handler()

@@ -1,8 +1,7 @@
-"""POST /provider/launch: signed casino -> provider call (PROTOCOL §7)."""
-from wallet_common import provider
-from wallet_common.http import json_endpoint
-from wallet_common.models import ProviderLaunchRequest
-from wallet_common.signing import PROVIDER_SIGNATURE_HEADER
+"""POST /provider/launch: signed casino -> provider call (docs/protocol.md §7)."""
 
-lambda_handler = json_endpoint(ProviderLaunchRequest, provider.launch,
-                               signature_header=PROVIDER_SIGNATURE_HEADER, secret_name="provider_secret")
+from seamless.contract.models import ProviderLaunchRequest
+from seamless.provider import launch
+from seamless.provider.handlers import signed_endpoint
+
+lambda_handler = signed_endpoint(ProviderLaunchRequest, launch.launch)

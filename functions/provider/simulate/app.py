@@ -1,8 +1,7 @@
-"""POST /provider/simulate: signed casino -> provider call; plays a round (PROTOCOL §7)."""
-from wallet_common import provider
-from wallet_common.http import json_endpoint
-from wallet_common.models import ProviderSimulateRequest
-from wallet_common.signing import PROVIDER_SIGNATURE_HEADER
+"""POST /provider/simulate: signed casino -> provider call; plays a round (docs/protocol.md §7)."""
 
-lambda_handler = json_endpoint(ProviderSimulateRequest, provider.simulate,
-                               signature_header=PROVIDER_SIGNATURE_HEADER, secret_name="provider_secret")
+from seamless.contract.models import ProviderSimulateRequest
+from seamless.provider import rounds
+from seamless.provider.handlers import signed_endpoint
+
+lambda_handler = signed_endpoint(ProviderSimulateRequest, rounds.simulate)

@@ -1,0 +1,58 @@
+"""The casino's money callbacks as Lambda handlers: signed, one ledger call each, stored
+responses sent byte-for-byte (docs/protocol.md §4, §5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from ..contract import signing
+from ..runtime import db
+from ..runtime.apigw import Handler, M, api_handler, json_endpoint, json_response, parse, read_body
+from ..runtime.observability import count, logger
+from ..runtime.settings import CASINO_ROLE
+from .ledger import Outcome
+from .settings import get_settings
+
+CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollbacks"}
+
+
+def callback_secrets() -> list[str]:
+    return get_settings().callback_secrets()
+
+
+def count_outcome(endpoint: str, outcome: Outcome) -> None:
+    if outcome.replayed:
+        count("Replays")
+    elif outcome.status == 402:
+        count("InsufficientFunds")
+    elif outcome.status == 200 and endpoint in CALLBACK_METRIC:
+        count(CALLBACK_METRIC[endpoint])
+        if endpoint == "rollback" and json.loads(outcome.body).get("tombstone") is True:
+            count("Tombstones")
+
+
+def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Handler:
+    """A signed provider -> casino money callback: one ledger call, exact stored responses."""
+
+    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+        body = read_body(request, signature_header=signing.CASINO_SIGNATURE_HEADER, secrets=callback_secrets)
+        parsed = parse(model, body)
+        transaction_id = getattr(parsed, "transaction_id", None)
+        if transaction_id:
+            logger.set_correlation_id(transaction_id)
+        outcome = db.run_idempotent(CASINO_ROLE, lambda conn: operation(conn, parsed))
+        count_outcome(operation.__name__, outcome)
+        logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
+        return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
+
+    return api_handler(work)
+
+
+def operator_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
+    """An operator/frontend endpoint (launchGame, simulateRound): unsigned, behind API
+    Gateway authorization when deployed."""
+    return json_endpoint(model, operation)

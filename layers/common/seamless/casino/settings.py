@@ -1,0 +1,33 @@
+"""The casino's settings (on top of the plumbing's `CommonSettings`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from ..runtime.settings import CommonSettings, load
+
+
+class CasinoSettings(CommonSettings):
+    #: verifies provider -> casino callbacks (x-casino-signature)
+    casino_secret: SecretStr | None = None
+    casino_secret_arn: str | None = None
+    #: signs casino -> provider calls (x-provider-signature)
+    provider_secret: SecretStr | None = None
+    provider_secret_arn: str | None = None
+    session_ttl_seconds: int = Field(default=1800, ge=1)
+    casino_code: str = "demo-casino"
+    http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
+
+    def secret_by_ref(self, ref: str) -> str:
+        """A secret named by a database row's secret_ref (an env var name, never the value)."""
+        if ref != "PROVIDER_SECRET":
+            raise RuntimeError(f"unsupported secret reference {ref!r}")
+        return self.secret("provider_secret")
+
+    def callback_secrets(self) -> list[str]:
+        """Secrets a provider callback may be signed with."""
+        return [self.secret("casino_secret")]
+
+
+def get_settings() -> CasinoSettings:
+    return load(CasinoSettings)

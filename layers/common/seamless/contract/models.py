@@ -1,0 +1,218 @@
+"""Strict request models for the wire contract (docs/protocol.md §1, §4, §6, §7).
+
+Strict mode: a JSON `true`, `10.5`, `"100"` or `null` is not an amount. Unknown extra fields
+are ignored (the signature still covers them). Field names are camelCase on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+MAX_AMOUNT = 1_000_000_000_000
+ProviderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+SessionToken = Annotated[str, Field(min_length=1, max_length=512)]
+DebitAmount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+CreditAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class GetBalanceRequest(WireModel):
+    session_token: SessionToken
+
+
+class DebitRequest(WireModel):
+    session_token: SessionToken
+    transaction_id: ProviderId
+    round_id: ProviderId
+    amount: DebitAmount
+    currency: Currency
+
+
+class CreditRequest(WireModel):
+    session_token: SessionToken
+    transaction_id: ProviderId
+    round_id: ProviderId
+    amount: CreditAmount
+    currency: Currency
+    bet_transaction_id: ProviderId | None = None
+    # Optional booleans default to false when omitted (null counts as omitted).
+    round_closed: bool | None = None
+
+
+class RollbackRequest(WireModel):
+    session_token: SessionToken
+    transaction_id: ProviderId
+    bet_transaction_id: ProviderId
+    round_id: ProviderId | None = None
+
+
+# ------------------------------------------------------------------ operator / provider
+
+
+class LaunchGameRequest(WireModel):
+    user_id: Uuid
+    game_id: Uuid
+    currency: Currency
+
+
+class BetSpec(WireModel):
+    amount: DebitAmount
+
+
+class WinSpec(WireModel):
+    amount: CreditAmount
+    related_bet_index: Annotated[int, Field(ge=0)]
+
+
+class RollbackSpec(WireModel):
+    bet_index: Annotated[int, Field(ge=0)]
+
+
+class BetAction(WireModel):
+    type: Literal["bet"]
+    amount: DebitAmount
+
+
+class WinAction(WireModel):
+    type: Literal["win"]
+    amount: CreditAmount
+    bet_index: Annotated[int, Field(ge=0)] | None = None
+    close: bool | None = None
+
+
+class RollbackAction(WireModel):
+    type: Literal["rollback"]
+    bet_index: Annotated[int, Field(ge=0)]
+
+
+class CloseAction(WireModel):
+    type: Literal["close"]
+
+
+Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction, Field(discriminator="type")]
+MAX_ACTIONS = 100
+
+
+class RoundSpec(WireModel):
+    """The round a simulation plays: the bets/wins/rollbacks shape or an explicit action list."""
+
+    bets: Annotated[list[BetSpec], Field(max_length=MAX_ACTIONS)] | None = None
+    wins: Annotated[list[WinSpec], Field(max_length=MAX_ACTIONS)] | None = None
+    rollbacks: Annotated[list[RollbackSpec], Field(max_length=MAX_ACTIONS)] | None = None
+    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] | None = None
+    duplicate_callbacks: bool | None = None
+    round_id: ProviderId | None = None
+
+
+class SimulateRoundRequest(RoundSpec):
+    user_id: Uuid
+    game_id: Uuid
+    currency: Currency = "USD"
+
+
+class ProviderLaunchRequest(WireModel):
+    session_token: SessionToken
+    player_id: Annotated[str, Field(min_length=1, max_length=128)]
+    game_id: Annotated[str, Field(min_length=1, max_length=128)]
+    currency: Currency
+    casino_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class ProviderSimulateRequest(RoundSpec):
+    provider_session_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+# ------------------------------------------------------------------ responses (documentation)
+# The handlers build responses directly (the ledger returns stored text); these models
+# describe them for docs/openapi.json.
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class BalanceResponse(ResponseModel):
+    balance: int
+    redeemable_balance: int
+    currency: str
+
+
+class MoneyResponse(BalanceResponse):
+    transaction_id: str
+    casino_transaction_id: str
+
+
+class RollbackResponse(MoneyResponse):
+    rolled_back_amount: int
+    tombstone: bool
+
+
+class ErrorDetail(ResponseModel):
+    field: str
+    message: str
+
+
+class ErrorObject(ResponseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorResponse(ResponseModel):
+    error: ErrorObject
+    balance: int | None = Field(default=None, description="INSUFFICIENT_FUNDS only: the balance at that moment")
+
+
+class LaunchGameResponse(ResponseModel):
+    session_id: str
+    session_token: str
+    provider_session_id: str
+    launch_url: str
+    balance: int
+    currency: str
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class ReportAction(ResponseModel):
+    type: Literal["bet", "win", "rollback", "close"]
+    index: int
+    transaction_id: str
+    amount: int
+    http_status: int | None
+    code: str
+    balance: int | None
+    attempts: int
+    replayed: bool = False
+    rescue: bool | None = None
+    duplicate: dict[str, int | bool | None] | None = None
+
+
+class RoundReport(ResponseModel):
+    round_id: str
+    starting_balance: int
+    final_balance: int
+    expected_final_balance: int
+    consistent: bool
+    actions: list[ReportAction]
+
+
+class SimulateRoundResponse(RoundReport):
+    session_id: str
+
+
+class ProviderLaunchResponse(ResponseModel):
+    provider_session_id: str
+    launch_url: str
+
+
+class HealthResponse(ResponseModel):
+    status: str
+    database: str

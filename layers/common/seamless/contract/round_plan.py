@@ -1,0 +1,97 @@
+"""Turns a simulateRound request into the ordered list of actions the provider plays
+(docs/protocol.md §6). Pure: used by the casino to refuse a bad request before launching, and by
+the provider to play it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from . import errors
+from .models import RoundSpec
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    type: str  # bet | win | rollback | close
+    index: int  # position in the played order
+    amount: int  # money it names (a rollback: its bet's amount; close: 0)
+    bet_index: int | None  # the bet it refers to (bets counted from 0)
+    close: bool = False  # credit carries roundClosed: true
+
+
+def plan_round(spec: RoundSpec) -> list[PlannedAction]:
+    shaped = any(v is not None for v in (spec.bets, spec.wins, spec.rollbacks))
+    if spec.actions is not None and shaped:
+        raise _invalid("actions", "Give either actions or bets/wins/rollbacks, not both.")
+    plan = _explicit(spec) if spec.actions is not None else _shaped(spec)
+    if not plan:
+        raise _invalid("bets", "A round needs at least one action.")
+    return plan
+
+
+def _shaped(spec: RoundSpec) -> list[PlannedAction]:
+    bets, wins, rollbacks = spec.bets or [], spec.wins or [], spec.rollbacks or []
+    for i, rb in enumerate(rollbacks):
+        _check_index(f"rollbacks.{i}.betIndex", rb.bet_index, len(bets))
+    for i, win in enumerate(wins):
+        _check_index(f"wins.{i}.relatedBetIndex", win.related_bet_index, len(bets))
+    plan: list[PlannedAction] = []
+    for i, bet in enumerate(bets):
+        plan.append(PlannedAction("bet", len(plan), bet.amount, i))
+    for rb in rollbacks:
+        plan.append(PlannedAction("rollback", len(plan), bets[rb.bet_index].amount, rb.bet_index))
+    for i, win in enumerate(wins):
+        plan.append(PlannedAction("win", len(plan), win.amount, win.related_bet_index, close=i == len(wins) - 1))
+    standing = set(range(len(bets))) - {rb.bet_index for rb in rollbacks}
+    if not wins and standing:
+        plan.append(PlannedAction("close", len(plan), 0, None, close=True))
+    return plan
+
+
+def _explicit(spec: RoundSpec) -> list[PlannedAction]:
+    actions = spec.actions or []
+    bet_amounts = [a.amount for a in actions if a.type == "bet"]
+    plan: list[PlannedAction] = []
+    bets_seen = 0
+    for i, action in enumerate(actions):
+        if action.type == "bet":
+            plan.append(PlannedAction("bet", i, action.amount, bets_seen))
+            bets_seen += 1
+        elif action.type == "win":
+            if action.bet_index is not None:
+                _check_index(f"actions.{i}.betIndex", action.bet_index, len(bet_amounts))
+            plan.append(PlannedAction("win", i, action.amount, action.bet_index, close=bool(action.close)))
+        elif action.type == "rollback":
+            _check_index(f"actions.{i}.betIndex", action.bet_index, len(bet_amounts))
+            plan.append(PlannedAction("rollback", i, bet_amounts[action.bet_index], action.bet_index))
+        else:
+            plan.append(PlannedAction("close", i, 0, None, close=True))
+    return plan
+
+
+def _check_index(field: str, index: int, bets: int) -> None:
+    if index >= bets:
+        raise _invalid(field, f"There are only {bets} bet(s); indexes count from 0.")
+
+
+def _invalid(field: str, message: str) -> errors.ValidationError:
+    return errors.ValidationError(details=[{"field": field, "message": message}])
+
+
+def transaction_ids(round_id: str, plan: list[PlannedAction]) -> dict[int, str]:
+    """Deterministic ids derived from the round id (a replayed run reuses them), each within
+    the protocol's 128 characters."""
+    base = round_id if len(round_id) <= 100 else hashlib.sha256(round_id.encode()).hexdigest()[:40]
+    ids: dict[int, str] = {}
+    for action in plan:
+        if action.type == "bet":
+            ids[action.index] = f"{base}:bet:{action.bet_index}"
+        else:
+            ids[action.index] = f"{base}:{action.type}:{action.index}"
+    return ids
+
+
+def rescue_rollback_id(bet_transaction_id: str) -> str:
+    """The rollback sent for a debit that got no definitive answer."""
+    return f"{bet_transaction_id[:110]}:rescue"

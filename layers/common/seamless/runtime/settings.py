@@ -1,0 +1,138 @@
+"""Settings as validated objects, read from the environment once per container.
+
+`CommonSettings` is what the plumbing of either deployable needs (database, secrets, HTTP
+client budgets). Each side extends it with its own settings (`seamless.casino.settings`,
+`seamless.provider.settings`), so neither reads the other's configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any, TypeVar
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import BaseModel, Field, SecretStr
+
+from ..contract.client import RetryPolicy
+
+CASINO_ROLE = "casino_app"
+PROVIDER_ROLE = "provider_app"
+S = TypeVar("S", bound="CommonSettings")
+
+
+class CommonSettings(BaseModel):
+    database_url: SecretStr | None = None
+    casino_database_url: SecretStr | None = None
+    provider_database_url: SecretStr | None = None
+    casino_db_password: SecretStr = SecretStr("casino_app_local")
+    provider_db_password: SecretStr = SecretStr("provider_app_local")
+    #: admin (master) credentials, RDS secret format; used by the MigrateFunction
+    database_secret_arn: str | None = None
+    casino_database_secret_arn: str | None = None
+    provider_database_secret_arn: str | None = None
+    #: RDS Proxy (or any) endpoint overriding the host in the database secrets
+    database_host: str | None = None
+    database_sslmode: str = "prefer"
+    # Deployed: secrets live in AWS Secrets Manager, named by ARN, read through Powertools
+    # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
+    secrets_cache_seconds: int = Field(default=300, ge=0)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    http_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    http_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_max_attempts: int = Field(default=3, ge=1, le=10)
+    http_backoff_base_seconds: float = Field(default=0.1, ge=0)
+    http_backoff_max_seconds: float = Field(default=1.0, ge=0)
+    #: POWERTOOLS_TRACE_DISABLED: no X-Ray (local runs and tests)
+    powertools_trace_disabled: bool = False
+
+    def retry_policy(self, *, read_timeout: float | None = None) -> RetryPolicy:
+        """The one builder of the signed client's budget, used by both sides."""
+        return RetryPolicy(
+            max_attempts=self.http_max_attempts,
+            connect_timeout=self.http_connect_timeout_seconds,
+            read_timeout=read_timeout or self.http_read_timeout_seconds,
+            backoff_base=self.http_backoff_base_seconds,
+            backoff_max=self.http_backoff_max_seconds,
+        )
+
+    def dsn_for(self, role: str) -> str:
+        """Connection string for a side's role: its own URL, its own Secrets Manager secret
+        (RDS format: username, password, host, port, dbname), or DATABASE_URL with that role."""
+        explicit = self.casino_database_url if role == CASINO_ROLE else self.provider_database_url
+        if explicit is not None:
+            return explicit.get_secret_value()
+        secret_arn = self._role_secret_arn(role)
+        if secret_arn:
+            return self._dsn_from_secret(secret_arn)
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL (or CASINO_DATABASE_URL/PROVIDER_DATABASE_URL) is not set")
+        params = conninfo_to_dict(self.database_url.get_secret_value())
+        params.update(user=role, password=self.role_password(role))
+        return make_conninfo("", **params)
+
+    def admin_dsn(self) -> str:
+        """The schema owner's connection (migrations): DATABASE_URL or DATABASE_SECRET_ARN."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        if self.database_secret_arn:
+            return self._dsn_from_secret(self.database_secret_arn)
+        raise RuntimeError("DATABASE_URL or DATABASE_SECRET_ARN is not set")
+
+    def role_password(self, role: str) -> str:
+        """A side's database password: from its Secrets Manager secret when deployed."""
+        secret_arn = self._role_secret_arn(role)
+        if secret_arn:
+            return str(json.loads(fetch_secret(secret_arn, self.secrets_cache_seconds))["password"])
+        password = self.casino_db_password if role == CASINO_ROLE else self.provider_db_password
+        return password.get_secret_value()
+
+    def _role_secret_arn(self, role: str) -> str | None:
+        return self.casino_database_secret_arn if role == CASINO_ROLE else self.provider_database_secret_arn
+
+    def _dsn_from_secret(self, arn: str) -> str:
+        creds = json.loads(fetch_secret(arn, self.secrets_cache_seconds))
+        return make_conninfo(
+            "",
+            host=self.database_host or creds["host"],
+            port=creds.get("port", 5432),
+            dbname=creds.get("dbname", "postgres"),
+            user=creds["username"],
+            password=creds["password"],
+            sslmode=self.database_sslmode,
+        )
+
+    def secret(self, name: str) -> str:
+        """A secret by field name: from Secrets Manager when `<name>_arn` is set, else its value."""
+        arn: str | None = getattr(self, f"{name}_arn", None)
+        if arn:
+            return fetch_secret(arn, self.secrets_cache_seconds)
+        value: SecretStr | None = getattr(self, name, None)
+        if value is None or not value.get_secret_value():
+            raise RuntimeError(f"{name.upper()} is not set")
+        return value.get_secret_value()
+
+
+def fetch_secret(arn: str, max_age: int) -> str:
+    """A Secrets Manager secret string, cached by Powertools for max_age seconds."""
+    from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
+
+    value: Any = parameters.get_secret(arn, max_age=max_age)
+    return value if isinstance(value, str) else bytes(value).decode("utf-8")
+
+
+@cache
+def load(cls: type[S]) -> S:
+    """One validated settings object per class and container, from the environment."""
+    values = {name: os.environ[name.upper()] for name in cls.model_fields if os.environ.get(name.upper())}
+    return cls.model_validate(values)
+
+
+def common() -> CommonSettings:
+    return load(CommonSettings)
+
+
+def reload_settings() -> None:
+    """Forget every cached settings object (tests and the local API change the environment)."""
+    load.cache_clear()
