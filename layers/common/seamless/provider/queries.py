@@ -29,13 +29,20 @@ SELECT s.id, s.currency::text AS currency, s.casino_session_token, cu.casino_pla
 """
 
 PROVIDER_CREATE_ROUND = """
-INSERT INTO provider_game_rounds (round_id, provider_session_id) VALUES (%s, %s) RETURNING id
+INSERT INTO provider_game_rounds (round_id, provider_session_id) VALUES (%s, %s)
+ON CONFLICT (round_id) DO UPDATE
+   SET runs = provider_game_rounds.runs + 1, provider_session_id = EXCLUDED.provider_session_id,
+       updated_at = now()
+RETURNING id
 """
 
 PROVIDER_RECORD_BET = """
 INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, amount,
                            attempts, final_status, final_code, casino_balance)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (game_round_id, transaction_id) DO UPDATE
+   SET attempts = provider_bets.attempts || EXCLUDED.attempts, final_status = EXCLUDED.final_status,
+       final_code = EXCLUDED.final_code, casino_balance = EXCLUDED.casino_balance, updated_at = now()
 """
 
 PROVIDER_RECORD_QUEUED_ATTEMPT = """
