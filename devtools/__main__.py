@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, settlement_cli
 from .fixtures import DEV_SECRETS
 
 DEV_ENV = {
@@ -124,13 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed", help="insert the docs/protocol.md §8 fixtures (idempotent)")
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
     p.add_argument("--local", action="store_true", help="confirm the database is a local one")
-    sub.add_parser("reconcile", help="check docs/protocol.md §9 for every wallet; exit 1 on a mismatch")
+    sub.add_parser("reconcile", help="check §9 for every wallet and the provider's records (§7a); exit 1 on a mismatch")
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
     sub.add_parser("events", help="regenerate the signed sample events in events/")
     p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
     p.add_argument("--check", action="store_true")
+    settlement_cli.add_commands(sub)
     p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
     p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
     args = parser.parse_args(argv)
@@ -177,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         result = admin.reconcile(url)
         print(result.table())
         return 0 if result.ok else 1
+    elif args.command in ("settle", "sweep", "settlement"):
+        return settlement_cli.run(args)
     return 0
 
 

@@ -48,6 +48,9 @@ ALTER TABLE provider_bets
     ADD COLUMN payload JSONB,
     -- a rollback the provider added to compensate an undecided debit
     ADD COLUMN rescue BOOLEAN NOT NULL DEFAULT false,
+    -- sent only while a bet of the round stands (the closing credit of a bets/wins/rollbacks
+    -- round, docs/protocol.md §6); cancelled otherwise
+    ADD COLUMN needs_standing_bet BOOLEAN NOT NULL DEFAULT false,
     ADD COLUMN next_attempt_at TIMESTAMPTZ,
     ADD COLUMN delivered_at TIMESTAMPTZ,
     ADD COLUMN note TEXT,

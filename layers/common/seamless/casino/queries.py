@@ -42,3 +42,7 @@ RETURNING w.playable_balance
 """
 
 FAIL_SESSION = "UPDATE casino_game_sessions SET status = 'failed' WHERE id = %s AND status = 'pending'"
+
+SESSION_BALANCE = """
+SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w.id = s.wallet_id WHERE s.id = %s
+"""

@@ -17,6 +17,7 @@ import pydantic
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from ..contract import errors, signing
+from . import deadline
 from .observability import count, dimension, logger, metrics, traced
 
 MAX_BODY_BYTES = 65_536
@@ -99,6 +100,7 @@ def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handl
     @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict, context: Any) -> dict:
+        deadline.start(context)
         request = APIGatewayProxyEvent(event)
         logger.set_correlation_id(request.request_context.request_id)
         dimension("endpoint", request.path or "unknown")

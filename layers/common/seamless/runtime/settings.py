@@ -103,6 +103,22 @@ class CommonSettings(BaseModel):
             sslmode=self.database_sslmode,
         )
 
+    def secrets(self, name: str) -> list[str]:
+        """What a receiver accepts for secret `name` (docs/protocol.md §2, rotation): the
+        current value, then the previous one while a rotation is under way - Secrets
+        Manager's AWSPREVIOUS stage, or `<NAME>_PREVIOUS` locally."""
+        values = [self.secret(name)]
+        arn: str | None = getattr(self, f"{name}_arn", None)
+        previous: str | None = None
+        if arn:
+            previous = fetch_secret(arn, self.secrets_cache_seconds, stage="AWSPREVIOUS", missing_ok=True)
+        else:
+            value: SecretStr | None = getattr(self, f"{name}_previous", None)
+            previous = value.get_secret_value() if value is not None else None
+        if previous and previous not in values:
+            values.append(previous)
+        return values
+
     def secret(self, name: str) -> str:
         """A secret by field name: from Secrets Manager when `<name>_arn` is set, else its value."""
         arn: str | None = getattr(self, f"{name}_arn", None)
@@ -114,12 +130,38 @@ class CommonSettings(BaseModel):
         return value.get_secret_value()
 
 
-def fetch_secret(arn: str, max_age: int) -> str:
-    """A Secrets Manager secret string, cached by Powertools for max_age seconds."""
+_previous_stage: Any = None
+
+
+def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok: bool = False) -> str:
+    """A Secrets Manager secret string (its AWSCURRENT version, or `stage`), cached by
+    Powertools for max_age seconds. With missing_ok, a stage that does not exist (a secret
+    never rotated has no AWSPREVIOUS) is the empty string."""
     from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
 
-    value: Any = parameters.get_secret(arn, max_age=max_age)
+    global _previous_stage
+    try:
+        if stage is None:
+            value: Any = parameters.get_secret(arn, max_age=max_age)
+        else:
+            # Powertools caches by name only, so another stage needs a provider (cache) of its own.
+            if _previous_stage is None:
+                _previous_stage = parameters.SecretsProvider()
+            value = _previous_stage.get(arn, max_age=max_age, VersionStage=stage)
+    except parameters.exceptions.GetParameterError:
+        if missing_ok:
+            return ""
+        raise
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
+
+
+def clear_secret_caches() -> None:
+    """Forget cached secrets (tests that rotate a secret)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    if _previous_stage is not None:
+        _previous_stage.clear_cache()
 
 
 @cache
