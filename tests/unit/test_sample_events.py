@@ -19,8 +19,7 @@ def _load(name: str) -> dict:
 
 
 def test_every_function_has_an_event():
-    functions = {spec[0] for spec in API_EVENTS.values()} | {"SettlementFunction", "RoundSweeperFunction",
-                                                              "MigrateFunction"}
+    functions = {spec[0] for spec in API_EVENTS.values()} | {"SettlementFunction", "RoundSweeperFunction", "MigrateFunction"}
     assert functions == set(template().functions)
     for name in [*API_EVENTS, "settlement", "sweeper", "migrate"]:
         assert (EVENTS / f"{name}.json").is_file(), name
