@@ -17,17 +17,19 @@ it was the last one. Two things defeat that count, and this module deals with bo
   KeyboardInterrupt, as SIGINT does: the process unwinds and exits normally.
 - SIGKILL (or a crash) cannot be handled. So dead pids are dropped from the list when a
   process starts using the server and again when it exits: the next project process to
-  exit stops a server that a killed one left behind.
+  exit stops a server that a killed one left behind, and `make stop` stops it at once.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,41 @@ def _forget_gone_users(server: Any) -> None:
         alive = [pid for pid in pids if _alive(pid)]
         if alive != pids:
             pids_file.put(alive)
+
+
+def users(data_dir: Path = DATA_DIR) -> list[int]:
+    """Pids of the live processes registered as users of the embedded server on data_dir."""
+    path = data_dir / ".handle_pids.json"
+    pids = json.loads(path.read_text()) if path.exists() else []
+    return [pid for pid in pids if _alive(pid)]
+
+
+def postmaster_pid(data_dir: Path = DATA_DIR) -> int | None:
+    """The pid of the PostgreSQL server running on data_dir, or None."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def stop(data_dir: Path = DATA_DIR, *, force: bool = False, timeout: float = 60) -> str:
+    """Stop the embedded server unless a live project process uses it (force: even then)."""
+    lock = _backend().PostgresServer._lock  # the wheel's own: no process starts or stops it meanwhile
+    with lock:
+        pid = postmaster_pid(data_dir)
+        if pid is None:
+            return f"no embedded PostgreSQL is running in {_shown(data_dir)}/"
+        live = users(data_dir)
+        if live and not force:
+            raise RuntimeError(f"the embedded PostgreSQL is in use by pids {live}: stop them first, or use --force")
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+        until = time.monotonic() + timeout
+        while postmaster_pid(data_dir) is not None:
+            if time.monotonic() > until:
+                raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) did not stop within {timeout:.0f} s")
+            time.sleep(0.1)
+    return f"stopped the embedded PostgreSQL in {_shown(data_dir)}/"
 
 
 def server_url() -> str:

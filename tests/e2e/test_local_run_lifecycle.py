@@ -2,8 +2,9 @@
 
 The server lives as long as some project process uses it: stopped with SIGINT (Ctrl-C),
 SIGTERM (`kill`, process managers) or SIGHUP (the terminal closed), the last user leaves no
-PostgreSQL behind, and the next run starts cleanly; two runs share one server. Every run
-here uses a private data directory (LOCALDB_DIR), never the server the rest of the suite uses.
+PostgreSQL behind, and the next run starts cleanly; two runs share one server; a SIGKILLed
+run's server is stopped by the next user's exit or by `devtools stop`. Every run here uses a
+private data directory (LOCALDB_DIR), never the server the rest of the suite uses.
 """
 
 from __future__ import annotations
@@ -160,3 +161,24 @@ def test_two_runs_share_the_server_until_the_last_stops(start, private_dir):
     assert second.health() == {"status": "ok", "database": "ok"}, second.output()
     assert second.stop(signal.SIGINT) == 0, second.output()
     assert_no_server(private_dir / "pgdata", start.runs)
+
+
+def test_a_killed_run_leaves_a_server_the_next_run_or_stop_ends(start, private_dir):
+    pgdata = private_dir / "pgdata"
+    env = {**os.environ, "LOCALDB_DIR": str(private_dir)}
+    stop_cmd = [sys.executable, "-m", "devtools", "stop"]
+
+    killed = start()
+    killed.kill()  # SIGKILL: nothing runs in that process
+    assert postgres_processes(pgdata)
+    # The next run adopts the server (and forgets the killed pid); `stop` refuses while it runs.
+    adopter = start()
+    refused = subprocess.run(stop_cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT)  # noqa: S603
+    assert refused.returncode == 1 and str(adopter.proc.pid) in refused.stderr, refused
+    assert adopter.stop(signal.SIGINT) == 0, adopter.output()
+    assert_no_server(pgdata, start.runs)
+
+    start().kill()
+    stopped = subprocess.run(stop_cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT)  # noqa: S603
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped
+    assert_no_server(pgdata, start.runs)
