@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check \
+.PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check openapi-check \
         migrate seed reset reconcile events simulate invoke clean
 
 help:  ## this list
@@ -42,6 +42,9 @@ run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on
 
 serve: venv
 	$(PY) -m devtools serve
+
+stop: venv  ## stop the embedded PostgreSQL now (it stops by itself when its last user exits)
+	$(PY) -m devtools stop
 
 test: venv  ## the whole test suite against a real PostgreSQL
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
+"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
 
 from __future__ import annotations
 
@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p = sub.add_parser("stop", help="stop the embedded PostgreSQL unless a project process still uses it")
+    p.add_argument("--force", action="store_true", help="stop it even then")
     sub.add_parser("migrate", help="apply migrations, functions, grants (idempotent)")
     sub.add_parser("seed", help="insert the docs/protocol.md §8 fixtures (idempotent)")
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
@@ -138,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command in ("run", "serve"):
         return cmd_serve(args, prepare=args.command == "run")
+    if args.command == "stop":
+        from .localdb import stop
+
+        try:
+            print(stop(force=args.force))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return 0
     if args.command == "invoke":
         return cmd_invoke(args)
     if args.command == "openapi":
