@@ -190,8 +190,9 @@ class HandlerTransport:
     """A SignedClient transport that hands each request to the real handler of its path
     (in-process), with faults injected by `fault(path, body, n)`: return None to pass the
     request through, an int to answer that status without calling the handler, or an
-    exception to raise (a timeout before the casino saw it). With `lose_response`, the
-    handler runs and then the exception is raised (the casino committed; the answer is lost)."""
+    exception to raise (a timeout before the casino saw it), or a FakeHTTPResponse to answer
+    as is. A 1-tuple (exception,) runs the handler and then raises the exception (the casino
+    committed; the answer is lost)."""
 
     def __init__(self, fault=None):
         self.fault = fault or (lambda path, body, n: None)
@@ -203,6 +204,8 @@ class HandlerTransport:
         path = urllib.parse.urlsplit(url).path
         self.seen.append((path, body))
         injected = self.fault(path, body, len(self.seen))
+        if isinstance(injected, FakeHTTPResponse):  # an answer of the caller's making (a gateway's own page)
+            return injected
         if isinstance(injected, int):
             return FakeHTTPResponse(injected, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"injected"}}')
         lose_response = isinstance(injected, tuple)

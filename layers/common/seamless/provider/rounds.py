@@ -133,8 +133,12 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
             )
             status = engine.advance()
             sent = engine.sent
-    finally:
+    except Exception:
+        # An error (not the process dying): let the next worker in at once. A process that
+        # dies keeps its lease until it runs out; the sweeper then takes over.
         outbox.release(rnd, owner, status)
+        raise
+    outbox.release(rnd, owner, status)
     final = balance(client, courier.base_url, courier.token, deadlines.at(settings.invocation_margin_seconds))
     result = report(
         rnd,
