@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check openapi-check \
-        migrate seed reset reconcile events simulate invoke clean
+        migrate seed reset reconcile events simulate settle sweep invoke clean
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -82,7 +82,7 @@ tools: $(TOOLS)/.installed
 sam-check: tools  ## sam validate --lint, cfn-lint and sam build (needs python3.12)
 	scripts/sam-check.sh
 
-migrate seed reconcile events simulate: venv
+migrate seed reconcile events simulate settle sweep: venv  ## (settle: one durable-settlement run; sweep: finish rounds left open)
 	$(PY) -m devtools $@
 
 reset: venv
