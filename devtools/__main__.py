@@ -76,14 +76,20 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
     base = f"http://{args.host}:{server.server_address[1]}"
     print(f"Local API (template.yaml, no Docker) on {base}", file=sys.stderr)
     print_routes(template, base)
+    from . import scheduler
     from .admin import DEV_SESSION_TOKEN
+    from .devserver import invoke
 
+    print("Scheduled functions (the template's Schedule events):", file=sys.stderr)
+    print("\n".join(scheduler.describe(template)), file=sys.stderr)
     print(CURL_EXAMPLES.format(base=base, token=DEV_SESSION_TOKEN), file=sys.stderr, flush=True)
+    stop_schedules = scheduler.start(template, invoke)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop_schedules.set()
         server.server_close()
     return 0
 

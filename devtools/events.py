@@ -90,7 +90,7 @@ def _api(function: str, body: dict[str, Any] | None, signature: tuple[str, str] 
     return event
 
 
-def _scheduled_event(rule: str) -> dict[str, Any]:
+def scheduled_event(rule: str) -> dict[str, Any]:
     """An EventBridge scheduled event, as the Schedule events of template.yaml deliver it."""
     return {
         "version": "0",
@@ -107,8 +107,8 @@ def _scheduled_event(rule: str) -> dict[str, Any]:
 
 def build() -> dict[str, dict[str, Any]]:
     events = {name: _api(*spec) for name, spec in API_EVENTS.items()}
-    events["settlement"] = _scheduled_event("settlement-every-minute")
-    events["sweeper"] = _scheduled_event("round-sweeper-every-five-minutes")
+    events["settlement"] = scheduled_event("settlement-every-minute")
+    events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
     events["migrate"] = {}
     return events
