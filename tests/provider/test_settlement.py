@@ -408,3 +408,22 @@ def test_reconcile_catches_a_provider_record_that_disagrees_with_the_casino(data
         finally:
             conn.execute("UPDATE provider_bets SET final_status = 200, final_code = 'OK' WHERE transaction_id = %s", (txid,))
     assert admin.reconcile(database_url).ok
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "index"),
+    [
+        ("ROUND_ACTIONS", (1,), "provider_bets_round_txid"),
+        ("ROUND_BY_ROUND_ID", ("some-round",), "provider_game_rounds_round"),
+    ],
+    ids=["actions-of-a-round", "a-round-by-its-id"],
+)
+def test_the_provider_round_lookups_are_index_lookups(database_url, query, params, index):
+    """Scoped to one round and served by an index (the plan, not a timing): with sequential
+    scans priced out, the planner must still find an index for it."""
+    from seamless.provider import queries
+
+    with admin_conn(database_url) as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = json.dumps(fetch_one(conn, "EXPLAIN (FORMAT JSON) " + getattr(queries, query), params)[0])
+    assert index in plan and "Seq Scan" not in plan, plan
