@@ -70,8 +70,15 @@ class Casino:
     def fault(self, path, body, n):
         return self.down.get(path.rsplit("/", 1)[-1])
 
-    def sent(self, endpoint: str | None = None) -> list[dict]:
-        return [json.loads(body) for path, body in self.transport.seen if endpoint is None or path == f"/casino/{endpoint}"]
+    def sent(self, endpoint: str | None = None, round_id: str | None = None) -> list[dict]:
+        """What the provider sent (to one endpoint, for one round): other tests' leftover
+        rounds may be settled by the same drain."""
+        bodies = [(path, json.loads(body)) for path, body in self.transport.seen]
+        return [
+            dict(b, endpoint=path.rsplit("/", 1)[-1])
+            for path, b in bodies
+            if (endpoint is None or path == f"/casino/{endpoint}") and (round_id is None or b.get("roundId") == round_id)
+        ]
 
 
 @pytest.fixture
@@ -120,16 +127,16 @@ def test_seed_round_with_an_undecided_rollback_refunds_the_stake_once_delivered(
     report = play(ps, **SEED_ROUND)
     assert states(report) == [("bet", "delivered"), ("bet", "delivered"), ("rollback", "queued"), ("win", "queued")]
     assert report["settlement"] == "pending" and report["status"] == "pending_settlement"
-    assert casino.sent("credit") == []  # the closing win waits behind the undecided rollback
+    assert casino.sent("credit", report["roundId"]) == []  # the closing win waits behind the undecided rollback
     assert wallet(database_url, user)[0] == 10_000 - 1500
 
     settlement.drain()  # the casino still fails: nothing overtakes the rollback
-    assert casino.sent("credit") == [] and recorded(database_url, report["roundId"])[0] == "pending_settlement"
+    assert casino.sent("credit", report["roundId"]) == []
+    assert recorded(database_url, report["roundId"])[0] == "pending_settlement"
 
     del casino.down["rollback"]
-    summary = settlement.drain()
-    assert summary.finished == {"completed": 1}
-    order = [p.rsplit("/", 1)[-1] for p, _ in casino.transport.seen[-2:]]
+    settlement.drain()
+    order = [b["endpoint"] for b in casino.sent(round_id=report["roundId"])[-2:]]
     assert order == ["rollback", "credit"]  # in the round's order
     status, rows = recorded(database_url, report["roundId"])
     assert status == "completed" and all(state == "delivered" and code == "OK" for _, state, code, _ in rows)
@@ -168,9 +175,10 @@ def test_an_undecided_debit_whose_rescue_is_undecided_too_is_compensated_durably
     assert report["actions"][2]["rescue"] is True and report["settlement"] == "pending"
     assert wallet(database_url, user)[0] == 10_000 - 400  # applied, not yet compensated
     del casino.down["rollback"]
-    assert settlement.drain().finished == {"cancelled": 1}
+    settlement.drain()
+    assert recorded(database_url, report["roundId"])[0] == "cancelled"
     assert wallet(database_url, user)[0] == 10_000  # where the round started
-    assert casino.sent("credit") == []  # the cancelled win was never sent
+    assert casino.sent("credit", report["roundId"]) == []  # the cancelled win was never sent
     assert admin.reconcile(database_url).ok
 
 
@@ -214,7 +222,7 @@ def test_in_a_credited_round_an_undecided_debit_is_retried_not_rolled_back(datab
     )
     assert states(report) == [("bet", "delivered"), ("win", "delivered"), ("bet", "queued"), ("close", "queued")]
     casino.down.clear()
-    assert settlement.drain().finished == {"completed": 1}
+    settlement.drain()
     status, rows = recorded(database_url, report["roundId"])
     assert not any(rescue for *_, rescue in rows) and all(state == "delivered" for _, state, _, _ in rows)
     assert wallet(database_url, user)[0] == 10_000 - 100 + 50 - 200
@@ -254,9 +262,10 @@ def test_a_provider_killed_mid_round_is_finished_by_the_sweeper(
     round_id = f"killed-{dies_at}-{ps}"
     assert recorded(database_url, round_id)[0] == "open"
     casino.down.clear()
-    assert settlement.sweep(timeout_seconds=0).rounds == 0  # the player's lease still holds
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, round_id)[0] == "open"  # the dead player's lease still holds
     expire_lease(database_url, round_id)
-    assert settlement.sweep(timeout_seconds=0).finished == {ends: 1}
+    settlement.sweep(timeout_seconds=0)
     assert recorded(database_url, round_id)[0] == ends
     assert wallet(database_url, user)[0] == balance
     assert admin.reconcile(database_url).ok
@@ -278,7 +287,8 @@ def test_a_provider_database_failure_while_recording_leaves_a_round_the_sweeper_
         play(ps, roundId=round_id, bets=[{"amount": 300}])
     assert wallet(database_url, user)[0] == 10_000 - 300  # the debit went through before the failure
     expire_lease(database_url, round_id)
-    assert settlement.sweep(timeout_seconds=0).finished == {"cancelled": 1}
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, round_id)[0] == "cancelled"
     assert wallet(database_url, user)[0] == 10_000
     assert admin.reconcile(database_url).ok
 
@@ -295,7 +305,8 @@ def test_undelivered_at_the_horizon_is_parked_then_retried_by_an_operator(databa
     parked = [p for p in outbox.parked() if p["round_id"] == report["roundId"]]
     assert [(p["action_type"], p["note"]) for p in parked] == [("win", "undelivered at the settlement horizon")]
     assert outbox.gauges()["ParkedSettlements"] >= 1
-    assert settlement.drain().rounds == 0  # parked is out of the drain until an operator acts
+    settlement.drain()  # parked is out of the drain until an operator acts
+    assert [p["id"] for p in outbox.parked() if p["round_id"] == report["roundId"]] == [parked[0]["id"]]
     del casino.down["credit"]
     assert settlement.retry(parked[0]["id"]) and not settlement.retry(parked[0]["id"])
     settlement.drain()
@@ -323,7 +334,8 @@ def test_no_closing_credit_when_every_bet_was_refused(database_url, casino):
         ("bet", "INSUFFICIENT_FUNDS", "delivered"),
         ("close", "CANCELLED", "cancelled"),
     ]
-    assert casino.sent("credit") == [] and report["status"] == "cancelled" and report["settlement"] == "complete"
+    assert casino.sent("credit", report["roundId"]) == []
+    assert report["status"] == "cancelled" and report["settlement"] == "complete"
 
 
 def test_a_round_played_but_never_closed_is_closed_by_the_sweeper(database_url, player, casino):
@@ -331,8 +343,9 @@ def test_a_round_played_but_never_closed_is_closed_by_the_sweeper(database_url, 
     report = play(ps, actions=[{"type": "bet", "amount": 100}, {"type": "win", "amount": 40, "betIndex": 0}])
     assert report["status"] == "open" and report["settlement"] == "complete"
     expire_lease(database_url, report["roundId"])
-    assert settlement.sweep(timeout_seconds=0).finished == {"completed": 1}
-    closing = casino.sent("credit")[-1]
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, report["roundId"])[0] == "completed"
+    closing = casino.sent("credit", report["roundId"])[-1]
     assert closing["roundClosed"] is True and closing["amount"] == 0
     assert wallet(database_url, user)[0] == 10_000 - 100 + 40
 
