@@ -229,6 +229,40 @@ def test_rollback_of_a_rejected_bet_moves_nothing(database_url):
     assert p.balance() == 50
 
 
+def test_rollback_of_a_rejected_bet_applies_the_round_checks(alice, database_url):
+    """docs/protocol.md §4: the round checks apply to every bet a rollback names, accepted or
+    rejected. A rejected bet in a round that has a credit is BET_ALREADY_SETTLED; in a round of
+    another session, ROUND_MISMATCH; in an open round of its own, a no-effect 200."""
+    txid, round_id = alice.bet(10)
+    rejected = alice.debit_body(100_001, round_id=round_id)  # BET_LIMIT_EXCEEDED, in alice's round
+    assert_error(call("/casino/debit", rejected), 409, "BET_LIMIT_EXCEEDED")
+    other = alice.relaunch()
+    assert_error(other.rollback(rejected["transactionId"]), 409, "ROUND_MISMATCH")
+    assert alice.credit(5, round_id, bet=txid).status == 200
+    before = alice.balance()
+    body = {"sessionToken": alice.token, "transactionId": new_id("rb"), "betTransactionId": rejected["transactionId"]}
+    refused = call("/casino/rollback", body)
+    assert_error(refused, 409, "BET_ALREADY_SETTLED")
+    assert_replay(call("/casino/rollback", body), refused)  # stored
+    assert alice.balance() == before
+
+    # a bet refused because the round is another session's: that session's round, a mismatch
+    intruder = Player(database_url, BOB, new_session(database_url, BOB))
+    foreign_round = new_id("round")
+    alice.bet(10, round_id=foreign_round)
+    refused_bet = intruder.debit_body(5, round_id=foreign_round)
+    assert_error(call("/casino/debit", refused_bet), 409, "ROUND_MISMATCH")
+    assert_error(intruder.rollback(refused_bet["transactionId"]), 409, "ROUND_MISMATCH")
+
+    # rejected in an open round of its own: 200, nothing moves
+    open_round = new_id("round")
+    alice.bet(10, round_id=open_round)
+    late = alice.debit_body(100_001, round_id=open_round)
+    assert call("/casino/debit", late).status == 409
+    r = alice.rollback(late["transactionId"])
+    assert r.status == 200 and r.json["rolledBackAmount"] == 0 and r.json["tombstone"] is False, r
+
+
 def test_tombstone_naming_a_foreign_or_settled_round_is_refused(alice, database_url):
     """docs/api.md: no tombstone in a round of another session, nor in one with a credit."""
     round_id = new_id("round")
