@@ -46,20 +46,52 @@ def verify_signature(body: bytes, signature: str | None, secrets: Sequence[str])
         raise errors.InvalidSignature()
 
 
+NOT_AN_OBJECT = {"field": "body", "message": "The body must be a JSON object."}
+MESSAGES = {"missing": "Field required.", "string_unicode": "Must be valid Unicode text (a lone surrogate is not)."}
+
+
 def parse(model: type[M], body: bytes) -> M:
     """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field."""
     try:
         return model.model_validate_json(body)
     except pydantic.ValidationError as exc:
-        details = []
-        for err in exc.errors(include_url=False, include_input=False):
-            loc = [str(part) for part in err["loc"]]
-            if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
-                details.append({"field": "body", "message": "The body must be a JSON object."})
-                continue
-            message = "Field required." if err["type"] == "missing" else err["msg"]
-            details.append({"field": ".".join(loc), "message": message})
+        details = _details(exc)
+        if details == [NOT_AN_OBJECT]:
+            details = _fields_the_json_parser_hid(model, body) or details
         raise errors.ValidationError(details=details) from None
+
+
+def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
+    details = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in err["loc"]]
+        if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
+            details.append(NOT_AN_OBJECT)
+            continue
+        details.append({"field": ".".join(loc), "message": MESSAGES.get(err["type"], err["msg"])})
+    return details
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _fields_the_json_parser_hid(model: type[M], body: bytes) -> list[dict[str, str]] | None:
+    """pydantic's JSON parser refuses a whole body for one string escape it cannot decode (a
+    lone surrogate such as "\\ud800"), so its error names no field. The standard library
+    decodes such strings; validating that result names the field(s). Only ever a better error:
+    a body the model then accepts (the bad string was in an ignored field) stays refused."""
+    try:
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        return _details(exc)
+    return None
 
 
 def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
