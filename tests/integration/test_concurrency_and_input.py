@@ -277,7 +277,41 @@ def test_base64_encoded_body(session):
     r = call("/casino/debit", raw, event_overrides={"body": base64.b64encode(raw).decode(), "isBase64Encoded": True})
     assert r.status == 200, r
     bad = call("/casino/debit", raw, event_overrides={"body": "!!!not base64", "isBase64Encoded": True})
-    assert bad.status in (400, 401)
+    assert (bad.status, bad.code) == (401, "INVALID_SIGNATURE")  # signed the bytes it did not send
+
+
+JUNK = "!!!not base64"
+
+
+@pytest.mark.parametrize(
+    ("signed", "expected"),
+    [
+        (None, (401, "INVALID_SIGNATURE")),
+        ("wrong-secret", (401, "INVALID_SIGNATURE")),
+        ("junk-as-received", (400, "VALIDATION_ERROR")),
+    ],
+)
+def test_invalid_base64_is_refused_after_the_signature_check(database_url, signed, expected):
+    """docs/protocol.md §4: size -> signature -> JSON. A body marked base64 that does not
+    decode is checked (size, signature) as the text received: unsigned junk is a 401."""
+    before = wallet(database_url)
+    headers = []
+    if signed == "wrong-secret":
+        headers = [("X-Casino-Signature", sign("not-the-secret", JUNK.encode()))]
+    elif signed == "junk-as-received":
+        headers = [("X-Casino-Signature", sign(CASINO_SECRET, JUNK.encode()))]
+    r = call("/casino/debit", b"", sign_with=None, headers=headers, event_overrides={"body": JUNK, "isBase64Encoded": True})
+    assert (r.status, r.code) == expected, r
+    if r.status == 400:
+        assert r.json["error"]["details"] == [{"field": "body", "message": "Body is not valid base64."}]
+    assert wallet(database_url) == before
+
+
+def test_invalid_base64_over_the_size_limit_is_413_and_unsigned_endpoints_answer_400():
+    huge = call("/casino/debit", b"", sign_with=None, event_overrides={"body": "!" * 65_537, "isBase64Encoded": True})
+    assert (huge.status, huge.code) == (413, "PAYLOAD_TOO_LARGE"), huge
+    operator = call("/casino/launchGame", b"", sign_with=None, event_overrides={"body": JUNK, "isBase64Encoded": True})
+    assert (operator.status, operator.code) == (400, "VALIDATION_ERROR"), operator
 
 
 def test_no_error_body_leaks_internals(session):

@@ -7,11 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
 from ..contract import signing
 from ..runtime import db
-from ..runtime.apigw import Handler, M, api_handler, json_endpoint, json_response, parse, read_body
+from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, read_body
 from ..runtime.observability import count, logger
 from ..runtime.settings import CASINO_ROLE
 from .ledger import Outcome
@@ -38,7 +36,7 @@ def count_outcome(endpoint: str, outcome: Outcome) -> None:
 def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Handler:
     """A signed provider -> casino money callback: one ledger call, exact stored responses."""
 
-    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+    def work(request: ProxyEvent) -> dict[str, Any]:
         body = read_body(request, signature_header=signing.CASINO_SIGNATURE_HEADER, secrets=callback_secrets)
         parsed = parse(model, body)
         transaction_id = getattr(parsed, "transaction_id", None)

@@ -24,16 +24,25 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[dict, Any], dict]
 #: the secrets a signed endpoint accepts (current first, then previous during a rotation)
 Secrets = Callable[[], Sequence[str]]
+ProxyEvent = APIGatewayProxyEvent
 
 
-def raw_body(event: APIGatewayProxyEvent) -> bytes:
+def received_body(event: ProxyEvent) -> tuple[bytes, bool]:
+    """The body's bytes and whether they are what the client sent. A body marked base64 that
+    does not decode has no decoded bytes: its text as received is returned (False), so size
+    and signature are still checked first (§4: size -> signature -> JSON) and an unsigned
+    junk body is a 401, not a 400."""
     body = event.body or ""
     if event.is_base64_encoded:
         try:
-            return base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True), True
         except (binascii.Error, ValueError):
-            raise errors.ValidationError(details=[{"field": "body", "message": "Body is not valid base64."}]) from None
-    return body.encode("utf-8", "surrogatepass")
+            return body.encode("utf-8", "surrogatepass"), False
+    return body.encode("utf-8", "surrogatepass"), True
+
+
+def not_base64() -> errors.ValidationError:
+    return errors.ValidationError(details=[{"field": "body", "message": "Body is not valid base64."}])
 
 
 def check_size(body: bytes) -> None:
@@ -124,7 +133,7 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return error_response(errors.InternalError())
 
 
-def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handler:
+def api_handler(work: Callable[[ProxyEvent], dict[str, Any]]) -> Handler:
     """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping."""
 
     @logger.inject_lambda_context(clear_state=True)
@@ -140,12 +149,15 @@ def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handl
     return handler
 
 
-def read_body(request: APIGatewayProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
-    """The raw body, size-checked and - for signed endpoints - verified before any parsing."""
-    body = raw_body(request)
+def read_body(request: ProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
+    """The raw body, size-checked and - for signed endpoints - verified before any parsing
+    (a body marked base64 that does not decode is refused only after both)."""
+    body, decoded = received_body(request)
     check_size(body)
     if signature_header and secrets is not None:
         verify_signature(body, request.headers.get(signature_header), secrets())
+    if not decoded:
+        raise not_base64()
     return body
 
 
@@ -158,7 +170,7 @@ def json_endpoint(
 ) -> Handler:
     """A JSON endpoint answering 200 with operation(parsed); signed when a header is given."""
 
-    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+    def work(request: ProxyEvent) -> dict[str, Any]:
         body = read_body(request, signature_header=signature_header, secrets=secrets)
         return ok(operation(parse(model, body)))
 
