@@ -3,6 +3,11 @@ errors become HTTP.
 
 Flow of every request: raw bytes (base64 aware) -> size -> signature (where signed) ->
 strict model -> one domain call -> response. Nothing goes back a step.
+
+Events: a REST API proxy event (what template.yaml deploys and the local API builds) or an
+HTTP API one (payload format 1.0 is the REST shape; 2.0 is mapped by Powertools' data class);
+anything else is refused with a 400 naming the event, inside the guarded section like every
+other failure.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pydantic
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
 from ..contract import errors, signing
 from .observability import count, dimension, logger, metrics, traced
@@ -24,7 +29,22 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[dict, Any], dict]
 #: the secrets a signed endpoint accepts (current first, then previous during a rotation)
 Secrets = Callable[[], Sequence[str]]
-ProxyEvent = APIGatewayProxyEvent
+ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2
+
+
+def proxy_event(event: Any) -> ProxyEvent:
+    """The API Gateway proxy event behind a Lambda event: REST (v1), HTTP API payload 1.0 (the
+    same shape) or 2.0; anything else is a 400 (field "event"), never a KeyError."""
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        if event.get("version") == "2.0" and isinstance(context, dict) and isinstance(context.get("http"), dict):
+            return APIGatewayProxyEventV2(event)
+        if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
+            return APIGatewayProxyEvent(event)
+    raise errors.ValidationError(
+        "This function serves API Gateway proxy events only.",
+        details=[{"field": "event", "message": "Not an API Gateway proxy event (REST API, or HTTP API payload 1.0 or 2.0)."}],
+    )
 
 
 def received_body(event: ProxyEvent) -> tuple[bytes, bool]:
@@ -134,19 +154,32 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def api_handler(work: Callable[[ProxyEvent], dict[str, Any]]) -> Handler:
-    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping."""
+    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping.
+    Everything that reads the event runs inside the guarded section."""
+
+    def serve(event: Any) -> dict[str, Any]:
+        request = proxy_event(event)
+        context = event.get("requestContext")
+        request_id = context.get("requestId") if isinstance(context, dict) else None
+        if isinstance(request_id, str):
+            logger.set_correlation_id(request_id)
+        dimension("endpoint", _path(request) or "unknown")
+        count("Requests")
+        return work(request)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict, context: Any) -> dict:
-        request = APIGatewayProxyEvent(event)
-        logger.set_correlation_id(request.request_context.request_id)
-        dimension("endpoint", request.path or "unknown")
-        count("Requests")
-        return _guarded(lambda: work(request))
+        return _guarded(lambda: serve(event))
 
     return handler
+
+
+def _path(request: ProxyEvent) -> str | None:
+    if isinstance(request, APIGatewayProxyEventV2):
+        return request.raw_path or None  # .path needs requestContext.stage, which is optional here
+    return request.path
 
 
 def read_body(request: ProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
