@@ -16,6 +16,7 @@ from tests.support import (
     admin_conn,
     call,
     expire_session,
+    fetch_one,
     make_player,
     new_id,
     new_session,
@@ -149,6 +150,30 @@ def test_unknown_token_is_404_or_conflict_for_a_known_id(alice):
     assert_error(call("/casino/debit", alice.debit_body(5) | {"sessionToken": "nope"}), 404, "SESSION_NOT_FOUND")
     txid, _ = alice.bet(5)
     assert_error(call("/casino/debit", alice.debit_body(5, txid=txid) | {"sessionToken": "nope"}), 409, "TRANSACTION_ID_CONFLICT")
+
+
+def test_unknown_token_with_a_transaction_id_is_an_index_lookup_not_a_ledger_scan(database_url):
+    """ledger.unknown_session asks whether any provider holds the transactionId. On a ledger of
+    some size (rows added in a transaction that is rolled back) the plan PL/pgSQL caches for it
+    (the generic one) probes the unique index (provider_id, transaction_id): no Seq Scan of
+    casino_transactions. A plan, not a timing."""
+    with admin_conn(database_url) as conn:
+        source = fetch_one(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'ledger.unknown_session'::regproc")[0]
+        assert "ledger.stored_transaction(p_transaction_id)" in source  # the lookup explained below
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "INSERT INTO casino_transactions (provider_id, transaction_id, kind, status) "
+                "SELECT p.id, 'explain-' || g, 'debit', 'rejected' "
+                "FROM casino_game_providers p, generate_series(1, 5000) g"
+            )
+            plan = "\n".join(
+                row[0]
+                for row in conn.execute(
+                    "EXPLAIN (GENERIC_PLAN) SELECT EXISTS (SELECT 1 FROM ledger.stored_transaction($1))"
+                ).fetchall()
+            )
+    assert "casino_transactions_provider_txid" in plan, plan
+    assert "Seq Scan on casino_transactions" not in plan, plan
 
 
 def test_stored_402_is_replayed_even_after_the_balance_grew(database_url):
