@@ -14,7 +14,8 @@
 --   own transactionId row -> bet claim -> round row -> wallet row.
 --
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
--- response body text, and whether it is a replay of a stored response.
+-- response body text, and whether it is a replay of a stored response - one that another
+-- invocation of the handler wrote (p_invocation, a random id per handler invocation).
 
 CREATE SCHEMA ledger;
 
@@ -86,10 +87,13 @@ END $$;
 -- The idempotency gate. Inserts the transactionId row (status pending) and returns its id;
 -- a concurrent duplicate waits here until the first commits. Returns NULL when the id is
 -- already taken, with the stored response (same hash) or a conflict (different hash).
+-- replayed is true only when another invocation wrote the row: the same invocation finding
+-- its own row (db.run_idempotent re-ran it after a lost commit acknowledgement) is sending its
+-- first answer. A caller that names no invocation (NULL) gets every stored answer as a replay.
 CREATE FUNCTION ledger.claim_transaction(
     p_provider BIGINT, p_transaction_id TEXT, p_kind TEXT, p_hash BYTEA,
     p_session UUID, p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT,
-    p_amount BIGINT, p_closed BOOLEAN,
+    p_amount BIGINT, p_closed BOOLEAN, p_invocation UUID,
     OUT row_id BIGINT, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -98,21 +102,21 @@ BEGIN
     replayed := false;
     INSERT INTO casino_transactions (provider_id, transaction_id, kind, status, request_hash,
                                      session_id, user_id, wallet_id, round_id,
-                                     bet_transaction_id, amount, round_closed)
+                                     bet_transaction_id, amount, round_closed, invocation_id)
     VALUES (p_provider, p_transaction_id, p_kind, 'pending', p_hash,
-            p_session, p_user, p_wallet, p_round, p_bet, p_amount, p_closed)
+            p_session, p_user, p_wallet, p_round, p_bet, p_amount, p_closed, p_invocation)
     ON CONFLICT (provider_id, transaction_id) DO NOTHING
     RETURNING id INTO row_id;
     IF row_id IS NOT NULL THEN
         RETURN;
     END IF;
-    SELECT t.request_hash, t.response_status, t.response_body INTO v_existing
+    SELECT t.request_hash, t.response_status, t.response_body, t.invocation_id INTO v_existing
       FROM casino_transactions t
      WHERE t.provider_id = p_provider AND t.transaction_id = p_transaction_id;
     IF v_existing.request_hash = p_hash THEN
         status := v_existing.response_status;
         body := v_existing.response_body;
-        replayed := true;
+        replayed := p_invocation IS NULL OR v_existing.invocation_id IS DISTINCT FROM p_invocation;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body('TRANSACTION_ID_CONFLICT') e;
     END IF;

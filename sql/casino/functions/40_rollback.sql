@@ -2,7 +2,7 @@
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.rollback(
-    p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT,
+    p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -27,7 +27,7 @@ BEGIN
     SELECT * INTO v_claim FROM ledger.claim_transaction(
         v_session.provider_id, p_transaction_id, 'rollback',
         ledger.request_hash('rollback', v_session.user_id, NULL, p_round, NULL, p_bet, false),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, 0, false);
+        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, 0, false, p_invocation);
     IF v_claim.row_id IS NULL THEN
         status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
         RETURN;
