@@ -1,0 +1,83 @@
+"""The local API behaves like Lambda behind API Gateway under load: every request runs in a
+container of its function with its own database connections, one request at a time
+(docs/protocol.md §10.4)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+import uuid
+
+import pytest
+from seamless.contract.signing import sign
+
+from devtools.devserver import workers_setting
+from devtools.fixtures import CASINO_SECRET
+from tests.reliability.conftest import HeldWallet, lock_waiters, wait_for
+from tests.support import live_api, make_player, new_session, wallet
+
+CLIENTS = 200
+WORKERS = 4
+
+
+def request(base: str, path: str, payload: dict, *, signed: bool = True, timeout: float = 120) -> tuple[int, dict]:
+    """One request on a connection of its own (a client of its own)."""
+    url = urllib.parse.urlsplit(base)
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    if signed:
+        headers["X-Casino-Signature"] = sign(CASINO_SECRET, body)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_each_request_runs_on_its_own_connection(database_url):
+    """A debit waiting on a wallet lock holds its container and that container's connection;
+    another debit meanwhile is served by another container, on its own connection, and
+    answered while the first is still waiting (one shared connection made it wait behind the
+    first, or run inside another request's transaction)."""
+    blocked_player, free_player = make_player(database_url, 1_000), make_player(database_url, 1_000)
+    blocked_token, free_token = new_session(database_url, blocked_player), new_session(database_url, free_player)
+
+    def debit_body(token: str) -> dict:
+        return {
+            "sessionToken": token,
+            "transactionId": f"own-{uuid.uuid4()}",
+            "roundId": f"own-r-{uuid.uuid4()}",
+            "amount": 10,
+            "currency": "USD",
+        }
+
+    box: dict = {}
+    with live_api(database_url, workers=2) as base:
+        with HeldWallet(database_url, blocked_player, mode="NO KEY UPDATE") as held:
+            first = threading.Thread(
+                target=lambda: box.setdefault("first", request(base, "/casino/debit", debit_body(blocked_token)))
+            )
+            first.start()
+            waiting = wait_for(lambda: lock_waiters(database_url), "the first debit to wait on its wallet")
+            second = request(base, "/casino/debit", debit_body(free_token))
+            still_waiting = "first" not in box and lock_waiters(database_url) == waiting
+            held.release()
+            first.join(timeout=60)
+    assert second[0] == 200, second
+    assert still_waiting, "the second request waited for the first: they shared a connection or a container"
+    assert box["first"][0] in (200, 503), box  # 503: lock_timeout, if the machine was very slow
+    assert wallet(database_url, free_player)[0] == 990
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 4), ("1", 1), ("16", 16), ("0", None), ("-2", None), ("many", None)])
+def test_local_api_workers_setting(monkeypatch, value, expected):
+    monkeypatch.setenv("LOCAL_API_WORKERS", value)
+    if expected is None:
+        with pytest.raises(SystemExit, match="LOCAL_API_WORKERS"):
+            workers_setting()
+    else:
+        assert workers_setting() == expected
