@@ -38,6 +38,9 @@ log = logging.getLogger("devserver")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
 #: containers per function unless LOCAL_API_WORKERS says otherwise
 DEFAULT_WORKERS = 4
+#: the listen backlog of `sam local start-api`'s server (werkzeug's LISTEN_QUEUE); the
+#: socketserver default of 5 reset connections when 50 clients connected at once
+LISTEN_BACKLOG = 128
 DIGITS = re.compile(r"[0-9]+")
 DOCS_HTML = b"""<!doctype html><html><head><meta charset="utf-8"><title>Casino wallet API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
@@ -258,6 +261,7 @@ class LocalApiServer(ThreadingHTTPServer):
     """A thread per HTTP connection (it parses, waits for a container, answers); the work runs
     in the containers. Closing the server stops them."""
 
+    request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], router: Router, containers: Containers) -> None:
