@@ -181,6 +181,15 @@ def workers_setting() -> int:
     return int(raw)
 
 
+def content_length(values: list[str]) -> int | None:
+    """The body length a request declares: every Content-Length the same non-negative integer
+    (RFC 9110: 1*DIGIT); None when there is none. ValueError for anything else."""
+    lengths = {v.strip() for v in values}
+    if len(lengths) > 1 or not all(DIGITS.fullmatch(v) for v in lengths):
+        raise ValueError(values)
+    return int(lengths.pop()) if lengths else None
+
+
 def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -190,7 +199,17 @@ def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPReques
         def _serve(self) -> None:
             started = time.perf_counter()
             url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = content_length(self.headers.get_all("Content-Length") or []) or 0
+            except ValueError:
+                # where the body ends is unknown: answer, then close the connection
+                bad = errors.ValidationError(
+                    "The Content-Length header is invalid.",
+                    details=[{"field": "Content-Length", "message": "Must be one non-negative whole number of bytes."}],
+                )
+                self.close_connection = True
+                self._send(400, {"Content-Type": "application/json", "Connection": "close"}, bad.body_text().encode())
+                return
             if length > MAX_READ:
                 self._send(413, {"Content-Type": "application/json"}, errors.PayloadTooLarge().body_text().encode())
                 self.close_connection = True

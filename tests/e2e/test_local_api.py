@@ -1,11 +1,12 @@
 """The local API behaves like Lambda behind API Gateway under load: every request runs in a
 container of its function with its own database connections, one request at a time; the listen
-backlog takes a crowd (docs/protocol.md §10.4)."""
+backlog takes a crowd; a malformed Content-Length is a clear 400 (docs/protocol.md §10.4)."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import urllib.parse
 import uuid
@@ -138,6 +139,44 @@ def test_each_request_runs_on_its_own_connection(database_url):
     assert still_waiting, "the second request waited for the first: they shared a connection or a container"
     assert box["first"][0] in (200, 503), box  # 503: lock_timeout, if the machine was very slow
     assert wallet(database_url, free_player)[0] == 990
+
+
+def raw_exchange(base: str, head: bytes) -> bytes:
+    """Sends bytes as they are and reads until the server closes (bounded by a socket timeout,
+    so a server that hangs fails the test instead of hanging it)."""
+    url = urllib.parse.urlsplit(base)
+    assert url.hostname and url.port
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [["abc"], ["-1"], ["-5"], ["1.5"], ["+5"], ["0x10"], ["５"], [""], ["5", "6"]],
+    ids=["word", "minus-one", "negative", "decimal", "plus", "hex", "fullwidth-digit", "empty", "two-different"],
+)
+def test_a_malformed_content_length_is_a_clear_400(database_url, lengths):
+    with live_api(database_url) as base:
+        head = b"POST /casino/debit HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\n"
+        head += b"".join(b"Content-Length: " + v.encode() + b"\r\n" for v in lengths) + b"\r\n{}"
+        answer = raw_exchange(base, head)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400 "), answer
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "VALIDATION_ERROR" and body["error"]["details"][0]["field"] == "Content-Length", body
+
+
+def test_a_valid_content_length_still_works_and_the_backlog_takes_a_crowd(database_url):
+    assert LISTEN_BACKLOG >= 128
+    with live_api(database_url) as base:
+        answer = raw_exchange(
+            base, b"GET /provider/health HTTP/1.1\r\nHost: local\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
 
 
 @pytest.mark.parametrize(("value", "expected"), [("", 4), ("1", 1), ("16", 16), ("0", None), ("-2", None), ("many", None)])
