@@ -105,7 +105,7 @@ def _gone(secretsmanager, name: str) -> str:
 
 
 def test_a_failed_signing_secret_fetch_is_503_and_nothing_is_written(database_url, secretsmanager, monkeypatch):
-    """"Unavailable, retry" (docs/protocol.md §3, §10.4), never a 500: the callback could not be
+    """Unavailable, retry (docs/protocol.md §3, §10.4), never a 500: the callback could not be
     checked, so it was not applied, and the provider's retry is safe."""
     token = new_session(database_url)
     before = wallet(database_url)

@@ -32,6 +32,7 @@ def request(base: str, path: str, payload: dict, *, signed: bool = True, timeout
     headers = {"Content-Type": "application/json"}
     if signed:
         headers["X-Casino-Signature"] = sign(CASINO_SECRET, body)
+    assert url.hostname and url.port
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
     try:
         conn.request("POST", path, body=body, headers=headers)
