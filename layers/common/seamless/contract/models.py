@@ -3,8 +3,8 @@
 Strict mode: a JSON `true`, `10.5`, `"100"` or `null` is not an amount. Unknown extra fields
 are ignored (the signature still covers them). Field names are camelCase on the wire.
 
-Every text field is a `Text`: bounded in length and free of what PostgreSQL's text cannot
-hold (NUL, lone surrogates), so a hostile string is a VALIDATION_ERROR naming its field, never
+Every text field is bounded in length (or by a pattern) and ends in `STORABLE`: free of what
+PostgreSQL's text cannot hold (NUL, lone surrogates), so a hostile string is a VALIDATION_ERROR naming its field, never
 a database error (a 500).
 """
 
@@ -32,15 +32,16 @@ def storable_text(value: str) -> str:
     return value
 
 
-#: the base of every text field on the wire (each adds its length bound or pattern)
-Text = Annotated[str, AfterValidator(storable_text)]
-ProviderId = Annotated[Text, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-Currency = Annotated[Text, Field(pattern=r"^[A-Z]{3}$")]
-Uuid = Annotated[Text, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
-SessionToken = Annotated[Text, Field(min_length=1, max_length=512)]
+#: ends every text field on the wire, after its length bound or pattern (in this order, so
+#: the bound and pattern stay in the JSON schema, docs/openapi.json)
+STORABLE = AfterValidator(storable_text)
+ProviderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$"), STORABLE]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), STORABLE]
+Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), STORABLE]
+SessionToken = Annotated[str, Field(min_length=1, max_length=512), STORABLE]
 #: the provider's own names: player id, game code, provider session id
-ProviderName = Annotated[Text, Field(min_length=1, max_length=128)]
-CasinoCode = Annotated[Text, Field(min_length=1, max_length=64)]
+ProviderName = Annotated[str, Field(min_length=1, max_length=128), STORABLE]
+CasinoCode = Annotated[str, Field(min_length=1, max_length=64), STORABLE]
 DebitAmount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
 CreditAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 
