@@ -74,7 +74,11 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
         _database()
     server = make_server(args.host, args.port, template)
     base = f"http://{args.host}:{server.server_address[1]}"
-    print(f"Local API (template.yaml, no Docker) on {base}", file=sys.stderr)
+    print(
+        f"Local API (template.yaml, no Docker) on {base}: up to {server.containers.size} containers per function "
+        "(LOCAL_API_WORKERS)",
+        file=sys.stderr,
+    )
     print_routes(template, base)
     from . import scheduler
     from .admin import DEV_SESSION_TOKEN

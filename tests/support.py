@@ -147,16 +147,17 @@ def new_id(prefix: str = "t") -> str:
 
 
 @contextmanager
-def live_api(database_url: str) -> Iterator[str]:
+def live_api(database_url: str, *, workers: int | None = None) -> Iterator[str]:
     """The local API (template.yaml, in-process) on a free loopback port, with both sides'
-    base URLs in the database pointing at it. Yields the base URL."""
+    base URLs in the database pointing at it, `workers` containers per function (default: the
+    local API's). Yields the base URL."""
     import threading
 
     from seamless.runtime.settings import reload_settings
 
     from devtools.devserver import make_server
 
-    server = make_server("127.0.0.1", 0, template())
+    server = make_server("127.0.0.1", 0, template(), workers=workers)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     saved = {k: os.environ.get(k) for k in ("PROVIDER_BASE_URL", "CASINO_BASE_URL", "PROVIDER_PUBLIC_URL")}
     os.environ.update(PROVIDER_BASE_URL=base, CASINO_BASE_URL=base, PROVIDER_PUBLIC_URL=base)

@@ -36,7 +36,7 @@ SEED_ROUND = {
     "wins": [{"amount": 2500, "relatedBetIndex": 0}],
     "rollbacks": [{"betIndex": 1}],
 }
-TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")
+TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")  # type: ignore[arg-type]
 
 
 class ProviderDied(BaseException):

@@ -240,18 +240,19 @@ def test_commit_acknowledgement_lost_once_is_answered_from_the_store(database_ur
     assert call(f"/casino/{endpoint}", body).raw == r.raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: db.run's own retry after a lost commit acknowledgement is answered from the "
-    "idempotency store and the handler marks that first answer Idempotent-Replayed: "
-    "true (docs/protocol.md §5: the first response carries no such header)",
-)
-def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_replayed(database_url, pg_proxy):
-    user, body, _ = setup_callback(database_url, "debit")
-    pg_proxy.arm(MARKERS["debit"], "after_commit", times=1)
-    r = call("/casino/debit", body)
+@pytest.mark.parametrize("endpoint", ["debit", "credit", "rollback"])
+def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_replayed(database_url, pg_proxy, endpoint):
+    """db.run_idempotent's own retry is answered from the store, but it is still this request's
+    first answer: replays are marked by invocation (docs/protocol.md §5). The provider's retry,
+    another invocation, is a replay."""
+    user, body, after = setup_callback(database_url, endpoint)
+    pg_proxy.arm(MARKERS[endpoint], "after_commit", times=1)
+    r = call(f"/casino/{endpoint}", body)
     assert pg_proxy.fired == ["after_commit"] and r.status == 200
     assert not r.replayed, "the provider sent this request once, yet its answer says it is a replay"
+    retry = call(f"/casino/{endpoint}", body)
+    assert retry.replayed and retry.raw == r.raw, retry
+    assert wallet(database_url, user)[0] == after
 
 
 @pytest.mark.parametrize("endpoint", ["debit", "credit", "rollback"])

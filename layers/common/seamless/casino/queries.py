@@ -6,9 +6,9 @@ one call: one round trip, one transaction.
 """
 
 GET_BALANCE = "SELECT status, body, replayed FROM ledger.get_balance(%s)"
-DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s)"
-CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s)"
-ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s)"
+DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s, %s)"
+CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s)"
+ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %s)"
 
 # ------------------------------------------------------------------ casino: sessions
 # (casino role; never touches provider_* tables)

@@ -8,6 +8,7 @@ client budgets). Each side extends it with its own settings (`seamless.casino.se
 from __future__ import annotations
 
 import json
+import logging
 import os
 from functools import cache
 from typing import Any, TypeVar
@@ -15,11 +16,13 @@ from typing import Any, TypeVar
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, Field, SecretStr
 
+from ..contract import errors
 from ..contract.client import RetryPolicy
 
 CASINO_ROLE = "casino_app"
 PROVIDER_ROLE = "provider_app"
 S = TypeVar("S", bound="CommonSettings")
+log = logging.getLogger(__name__)
 
 
 class CommonSettings(BaseModel):
@@ -135,9 +138,15 @@ _previous_stage: Any = None
 
 def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok: bool = False) -> str:
     """A Secrets Manager secret string (its AWSCURRENT version, or `stage`), cached by
-    Powertools for max_age seconds. With missing_ok, a stage that does not exist (a secret
-    never rotated has no AWSPREVIOUS) is the empty string."""
-    from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
+    Powertools for max_age seconds.
+
+    A failed fetch (Secrets Manager unreachable, throttled, denied) is 503 SERVICE_UNAVAILABLE:
+    the request cannot be checked or served now and a retry may succeed; nothing was done.
+    With missing_ok, a stage that cannot be read (a secret never rotated has no AWSPREVIOUS)
+    is the empty string: the current secret alone is accepted then."""
+    # boto3 only where secrets are used
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     global _previous_stage
     try:
@@ -148,10 +157,12 @@ def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok
             if _previous_stage is None:
                 _previous_stage = parameters.SecretsProvider()
             value = _previous_stage.get(arn, max_age=max_age, VersionStage=stage)
-    except parameters.exceptions.GetParameterError:
+    except GetParameterError as exc:
         if missing_ok:
             return ""
-        raise
+        # Powertools wraps whatever went wrong (its __context__); only its type is logged
+        log.warning("secret fetch failed: %s", type(exc.__context__ or exc).__name__)
+        raise errors.ServiceUnavailable("A secret could not be read from the secret store. It is safe to retry.") from None
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
 
 
