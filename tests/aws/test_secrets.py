@@ -140,3 +140,31 @@ def test_a_failed_database_secret_fetch_is_503(database_url, secretsmanager, mon
         reload_settings()
         db.close_all()
     assert call("/casino/getBalance", {"sessionToken": token}).status == 200
+
+
+def test_during_a_rotation_both_the_current_and_the_previous_secret_verify(database_url, secretsmanager, monkeypatch):
+    """docs/protocol.md §2: AWSCURRENT and AWSPREVIOUS are both accepted while a rotation is
+    under way; a value older than that is refused."""
+    arn = secretsmanager.create_secret(Name="casino-hmac-rotating", SecretString="first")["ARN"]
+    secretsmanager.put_secret_value(SecretId=arn, SecretString="second")  # first is now AWSPREVIOUS
+    secretsmanager.put_secret_value(SecretId=arn, SecretString="third")  # second is AWSPREVIOUS, first is gone
+    _use(monkeypatch, CASINO_SECRET_ARN=arn)
+    assert casino_settings().callback_secrets() == ["third", "second"]
+    token = new_session(database_url)
+    for secret, status in (("third", 200), ("second", 200), ("first", 401)):
+        body = json.dumps({"sessionToken": token}).encode()
+        r = call("/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body))])
+        assert r.status == status, (secret, r.raw)
+    monkeypatch.delenv("CASINO_SECRET_ARN")
+    reload_settings()
+
+
+def test_a_secret_never_rotated_has_only_its_current_value(secretsmanager, monkeypatch):
+    arn = secretsmanager.create_secret(Name="provider-hmac-new", SecretString="only")["ARN"]
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", arn)
+    reload_settings()
+    from seamless.provider.settings import get_settings as provider_settings
+
+    assert provider_settings().request_secrets() == ["only"]
+    monkeypatch.delenv("PROVIDER_SECRET_ARN")
+    reload_settings()

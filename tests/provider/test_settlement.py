@@ -124,7 +124,7 @@ def states(report: dict) -> list[tuple[str, str]]:
 def test_seed_round_with_an_undecided_rollback_refunds_the_stake_once_delivered(database_url, player, casino):
     user, ps = player
     casino.down["rollback"] = 503
-    report = play(ps, **SEED_ROUND)
+    report = play(ps, roundId=f"seed-undecided-{ps}", **SEED_ROUND)
     assert states(report) == [("bet", "delivered"), ("bet", "delivered"), ("rollback", "queued"), ("win", "queued")]
     assert report["settlement"] == "pending" and report["status"] == "pending_settlement"
     assert casino.sent("credit", report["roundId"]) == []  # the closing win waits behind the undecided rollback
@@ -142,6 +142,9 @@ def test_seed_round_with_an_undecided_rollback_refunds_the_stake_once_delivered(
     assert status == "completed" and all(state == "delivered" and code == "OK" for _, state, code, _ in rows)
     assert wallet(database_url, user)[0] == 10_000 - 1000 - 500 + 500 + 2500  # the 500 stake refunded
     assert admin.reconcile(database_url).ok
+    again = play(ps, roundId=report["roundId"], **SEED_ROUND)  # the same round, asked again: now settled
+    assert again["settlement"] == "complete" and again["status"] == "completed" and again["consistent"] is True
+    assert all(a["state"] == "delivered" and a["replayed"] for a in again["actions"])
 
 
 @pytest.mark.parametrize(
