@@ -145,7 +145,8 @@ def claim(round_id: str, session_id: str, owner: str, lease_seconds: float, hori
     """Creates the round (or re-opens a finished one for a replay-safe re-run, or takes over
     one whose player died) with `owner`'s lease; None when another worker holds it."""
     params = {"round_id": round_id, "session": session_id, "owner": owner, "lease": lease_seconds, "horizon": horizon_seconds}
-    rows = db.run_once(
+    # idempotent: the same owner's claim again returns the round it holds
+    rows = db.run_idempotent(
         PROVIDER_ROLE, lambda conn: conn.cursor(row_factory=dict_row).execute(queries.CLAIM_ROUND, params).fetchall()
     )
     return Round.from_row(rows[0]) if rows else None
@@ -200,7 +201,7 @@ def record(rnd: Round, planned: list[Planned], *, state: str = "pending") -> Non
         with conn.cursor() as cur:
             cur.executemany(queries.RECORD_ACTION, rows)
 
-    db.run_once(PROVIDER_ROLE, work)
+    db.run_idempotent(PROVIDER_ROLE, work)  # ON CONFLICT DO NOTHING: safe to run again
     load_actions(rnd)
 
 
@@ -228,8 +229,10 @@ def record_attempts(
         "balance": balance,
         "next_attempt_at": next_attempt_at,
         "note": note,
+        "known_attempts": len(action.attempts),
     }
-    db.run_once(PROVIDER_ROLE, lambda conn: conn.execute(queries.RECORD_ATTEMPTS, params))
+    # idempotent: applies only while the row has the attempts this worker knew of
+    db.run_idempotent(PROVIDER_ROLE, lambda conn: conn.execute(queries.RECORD_ATTEMPTS, params))
     action.attempts += attempts
     action.state = state
     if result.definitive:

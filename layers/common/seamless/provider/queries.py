@@ -45,6 +45,7 @@ ON CONFLICT (round_id) DO UPDATE
        lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = now()
  WHERE r.status IN ('completed', 'cancelled')
     OR (r.status = 'open' AND (r.lease_until IS NULL OR r.lease_until < now()))
+    OR r.lease_owner = EXCLUDED.lease_owner  -- our own claim again (a retry after a lost commit acknowledgement)
 RETURNING {ROUND_COLUMNS}, (xmax = 0) AS created
 """
 
@@ -114,7 +115,7 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (game_round_id, transaction_id) DO NOTHING
 """
 
-#: the attempts of one send and what they decided
+#: the attempts of one send and what they decided (idempotent: safe to run again)
 RECORD_ATTEMPTS = """
 UPDATE provider_bets
    SET attempts = attempts || %(attempts)s, state = %(state)s::text, final_status = %(final_status)s::int,
@@ -123,6 +124,8 @@ UPDATE provider_bets
        delivered_at = CASE WHEN %(state)s::text IN ('delivered', 'parked') AND %(final_status)s::int IS NOT NULL
                            THEN coalesce(delivered_at, now()) ELSE delivered_at END
  WHERE id = %(id)s
+   -- once only: a retry after a lost commit acknowledgement finds the attempts already there
+   AND jsonb_array_length(attempts) = %(known_attempts)s
 """
 
 SET_ACTION_STATE = """
