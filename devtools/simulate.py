@@ -56,7 +56,7 @@ def post(base: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
 
 
 def table(actions: list[dict[str, Any]]) -> str:
-    cols = ("#", "action", "amount", "status", "code", "balance", "attempts", "note")
+    cols = ("#", "action", "amount", "status", "code", "balance", "attempts", "state", "note")
     rows = [cols]
     for a in actions:
         note = []
@@ -76,6 +76,7 @@ def table(actions: list[dict[str, Any]]) -> str:
                 a["code"],
                 str(a["balance"]),
                 str(a["attempts"]),
+                str(a.get("state", "")),
                 ", ".join(note),
             )
         )
@@ -97,7 +98,8 @@ def main(base: str | None = None) -> int:
         verdict = "consistent" if report["consistent"] else "INCONSISTENT"
         print(
             f"  start {report['startingBalance']} -> final {report['finalBalance']} "
-            f"(expected {report['expectedFinalBalance']}): {verdict}"
+            f"(expected {report['expectedFinalBalance']}): {verdict}; settlement {report.get('settlement')}, "
+            f"round {report.get('status')}"
         )
         failures += 0 if report["consistent"] else 1
     print("\n== reconcile")
