@@ -69,20 +69,27 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
         ("X-Provider-Signature", PROVIDER_SECRET),
     ),
     "providerHealth": ("ProviderHealthFunction", None, None),
+    "transactions": ("TransactionsFunction", None, None),
+}
+#: GET events: (path, query string, path parameters); the debit/credit samples' round
+GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] = {
+    "transactions": ("/casino/transactions", {"roundId": "evt-round-1"}, None),
 }
 
 
-def _api(function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None) -> dict[str, Any]:
+def _api(name: str, function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None) -> dict[str, Any]:
     from .template import Template
 
-    method, path = Template().functions[function].routes[0]
+    method, resource = Template().functions[function].routes[0]
+    path, query, path_parameters = GET_REQUESTS.get(name, (resource, None, None))
     raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
     headers = [("Host", "127.0.0.1:3000"), ("User-Agent", "sample-event")]
     if body is not None:
         headers.append(("Content-Type", "application/json"))
     if signature:
         headers.append((signature[0], sign(signature[1], raw)))
-    event = api_event(method, path, path, headers, raw)
+    multi_query = {k: [v] for k, v in (query or {}).items()}
+    event = api_event(method, path, resource, headers, raw, multi_query, path_parameters=path_parameters)
     # fixed ids and times: the files do not change when regenerated
     event["requestContext"].update(
         requestId=f"sample-{function}", requestTime="24/Nov/2026:12:00:00 +0000", requestTimeEpoch=1795521600000
@@ -128,7 +135,7 @@ def _settlement_event() -> dict[str, Any]:
 
 
 def build() -> dict[str, dict[str, Any]]:
-    events = {name: _api(*spec) for name, spec in API_EVENTS.items()}
+    events = {name: _api(name, *spec) for name, spec in API_EVENTS.items()}
     events["settlementConsumer"] = _settlement_event()
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
     events["migrate"] = {}

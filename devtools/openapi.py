@@ -45,6 +45,54 @@ TAGS = [
         "description": "Read-only lookups for support agents and reconciliation (§6, §7; API key when deployed).",
     },
 ]
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+EXAMPLE_ROUND = "rnd-3f2a9c0e5b7d4e1f8a6b2c9d0e1f2a3b"
+EXAMPLE_TRANSACTIONS = {
+    "transactions": [
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "kind": "debit",
+            "status": "accepted",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 1000,
+            "currency": "USD",
+            "betTransactionId": None,
+            "balanceAfter": 999000,
+            "errorCode": None,
+            "createdAt": "2026-11-24T12:00:00.104Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:bet:1",
+            "kind": "debit",
+            "status": "rejected",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 5000000,
+            "currency": "USD",
+            "betTransactionId": None,
+            "balanceAfter": None,
+            "errorCode": "BET_LIMIT_EXCEEDED",
+            "createdAt": "2026-11-24T12:00:00.151Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:win:2",
+            "kind": "credit",
+            "status": "accepted",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 2500,
+            "currency": "USD",
+            "betTransactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "balanceAfter": 1001500,
+            "errorCode": None,
+            "createdAt": "2026-11-24T12:00:00.198Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+    ]
+}
 CALLBACK_ERRORS = [
     "VALIDATION_ERROR",
     "INVALID_SIGNATURE",
@@ -164,6 +212,39 @@ OPERATIONS: dict[str, Operation] = {
         None,
         ["INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
         "provider",
+    ),
+    "/casino/transactions": Operation(
+        "Look up the casino's transactions by transactionId and/or roundId",
+        None,
+        m.TransactionsResponse,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "support",
+        description=(
+            "Every transactionId the casino holds for the filter, oldest first (§6): give `transactionId`, `roundId` or "
+            'both (neither: 400 VALIDATION_ERROR naming both). No match is `200 {"transactions": []}`. A rollback that '
+            "named no roundId is listed in its bet's round. `roundUrl` links the provider's page of the round. "
+            "Session tokens never appear."
+        ),
+        parameters=[
+            {
+                "name": "transactionId",
+                "in": "query",
+                "required": False,
+                "description": "the provider's transactionId (a debit, credit or rollback)",
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": f"{EXAMPLE_ROUND}:bet:0",
+            },
+            {
+                "name": "roundId",
+                "in": "query",
+                "required": False,
+                "description": "the provider's roundId: every transaction of the round",
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": EXAMPLE_ROUND,
+            },
+        ],
+        example=EXAMPLE_TRANSACTIONS,
     ),
 }
 

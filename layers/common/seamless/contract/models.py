@@ -130,6 +130,17 @@ class ProviderSimulateRequest(RoundSpec):
     provider_session_id: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+# ------------------------------------------------------------------ support (GET: query string, path)
+
+
+class TransactionsQuery(WireModel):
+    """GET /casino/transactions (§6): at least one of the two (checked by the casino, which
+    names both fields when neither is given)."""
+
+    transaction_id: ProviderId | None = None
+    round_id: ProviderId | None = None
+
+
 # ------------------------------------------------------------------ responses (documentation)
 # The handlers build responses directly (the ledger returns stored text); these models
 # describe them for docs/openapi.json.
@@ -216,3 +227,22 @@ class ProviderLaunchResponse(ResponseModel):
 class HealthResponse(ResponseModel):
     status: str
     database: str
+
+
+class TransactionRecord(ResponseModel):
+    transaction_id: str
+    kind: Literal["debit", "credit", "rollback"]
+    status: Literal["accepted", "rejected"]
+    user_id: str
+    round_id: str | None = Field(description="a rollback that named no roundId shows its bet's round")
+    amount: int = Field(description="debit/credit: the amount the request named; rollback: the amount refunded")
+    currency: str
+    bet_transaction_id: str | None
+    balance_after: int | None = Field(description="null when rejected")
+    error_code: str | None = Field(description="null when accepted")
+    created_at: str = Field(description="ISO 8601, UTC")
+    round_url: str | None = Field(description="the provider's page of this round (GET /provider/rounds/{roundId})")
+
+
+class TransactionsResponse(ResponseModel):
+    transactions: list[TransactionRecord]

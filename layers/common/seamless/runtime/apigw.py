@@ -46,20 +46,35 @@ def verify_signature(body: bytes, signature: str | None, secrets: Sequence[str])
         raise errors.InvalidSignature()
 
 
+def _validation_error(exc: pydantic.ValidationError, summary: str | None = None) -> errors.ValidationError:
+    details = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in err["loc"]]
+        if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
+            details.append({"field": "body", "message": "The body must be a JSON object."})
+            continue
+        message = "Field required." if err["type"] == "missing" else err["msg"]
+        details.append({"field": ".".join(loc), "message": message})
+    return errors.ValidationError(summary, details=details)
+
+
 def parse(model: type[M], body: bytes) -> M:
     """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field."""
     try:
         return model.model_validate_json(body)
     except pydantic.ValidationError as exc:
-        details = []
-        for err in exc.errors(include_url=False, include_input=False):
-            loc = [str(part) for part in err["loc"]]
-            if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
-                details.append({"field": "body", "message": "The body must be a JSON object."})
-                continue
-            message = "Field required." if err["type"] == "missing" else err["msg"]
-            details.append({"field": ".".join(loc), "message": message})
-        raise errors.ValidationError(details=details) from None
+        raise _validation_error(exc) from None
+
+
+PARAMS_INVALID = "The request's parameters are invalid; see error.details."
+
+
+def parse_params(model: type[M], params: dict[str, str] | None) -> M:
+    """Query-string or path parameters (strings) -> model; VALIDATION_ERROR names every bad one."""
+    try:
+        return model.model_validate(dict(params or {}))
+    except pydantic.ValidationError as exc:
+        raise _validation_error(exc, PARAMS_INVALID) from None
 
 
 def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
@@ -140,3 +155,12 @@ def health_response(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except errors.ServiceUnavailable as exc:
         exc.extra.update(status="error", database="unavailable")
         return error_response(exc)
+
+
+def query_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
+    """A GET endpoint answering 200 with operation(parsed query string)."""
+
+    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+        return ok(operation(parse_params(model, request.query_string_parameters)))
+
+    return api_handler(work)
