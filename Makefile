@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check \
-        migrate seed reset reconcile events simulate invoke clean
+        migrate seed reset reconcile events simulate invoke clean browser
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -57,6 +57,10 @@ reliability: venv  ## faults, fuzzing, concurrency and the model-based run
 
 soak: venv  ## the long reliability run (20,000+ model-based steps)
 	$(PY) -m pytest -m soak tests/reliability
+
+browser: venv  ## Debian's headless chromium (installed when missing) renders the round page (its test)
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	$(PY) -m pytest tests/tools/test_round_page_browser.py
 
 lint: venv  ## ruff (check + format), mypy, import contract, sqlfluff
 	$(PY) -m ruff check layers functions devtools tests bench

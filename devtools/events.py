@@ -24,6 +24,8 @@ SEED_ROUND = {
     "rollbacks": [{"betIndex": 1}],
 }
 
+SAMPLE_PROVIDER_ROUND = "evt-provider-round-1"
+
 # file name -> (function, body or None for GET, (header, secret) or None)
 API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]] = {
     "getBalance": ("GetBalanceFunction", {"sessionToken": DEV_SESSION_TOKEN}, ("X-Casino-Signature", CASINO_SECRET)),
@@ -65,15 +67,18 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
     ),
     "providerSimulate": (
         "ProviderSimulateFunction",
-        {"providerSessionId": DEV_PROVIDER_SESSION_ID, **SEED_ROUND},
+        {"providerSessionId": DEV_PROVIDER_SESSION_ID, "roundId": SAMPLE_PROVIDER_ROUND, **SEED_ROUND},
         ("X-Provider-Signature", PROVIDER_SECRET),
     ),
     "providerHealth": ("ProviderHealthFunction", None, None),
     "transactions": ("TransactionsFunction", None, None),
+    "providerRounds": ("ProviderRoundsFunction", None, None),
 }
-#: GET events: (path, query string, path parameters); the debit/credit samples' round
+#: GET events: (path, query string, path parameters); the debit/credit samples' round, and the
+#: round the providerSimulate sample plays (invoke that one first)
 GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] = {
     "transactions": ("/casino/transactions", {"roundId": "evt-round-1"}, None),
+    "providerRounds": (f"/provider/rounds/{SAMPLE_PROVIDER_ROUND}", None, {"roundId": SAMPLE_PROVIDER_ROUND}),
 }
 
 

@@ -93,6 +93,38 @@ EXAMPLE_TRANSACTIONS = {
         },
     ]
 }
+EXAMPLE_ROUND_HISTORY = {
+    "roundId": EXAMPLE_ROUND,
+    "status": "completed",
+    "currency": "USD",
+    "startingBalance": 1000000,
+    "finalBalance": 1001500,
+    "actions": [
+        {
+            "type": "bet",
+            "transactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "amount": 1000,
+            "httpStatus": 200,
+            "code": "OK",
+            "state": "delivered",
+            "attempts": 1,
+            "balance": 999000,
+            "rescue": False,
+        },
+        {
+            "type": "win",
+            "transactionId": f"{EXAMPLE_ROUND}:win:1",
+            "amount": 2500,
+            "httpStatus": 200,
+            "code": "OK",
+            "state": "delivered",
+            "attempts": 2,
+            "balance": 1001500,
+            "rescue": False,
+        },
+    ],
+}
+
 CALLBACK_ERRORS = [
     "VALIDATION_ERROR",
     "INVALID_SIGNATURE",
@@ -245,6 +277,30 @@ OPERATIONS: dict[str, Operation] = {
             },
         ],
         example=EXAMPLE_TRANSACTIONS,
+    ),
+    "/provider/rounds/{roundId}": Operation(
+        "The provider's record of a round (JSON, or an HTML page for a browser)",
+        None,
+        m.RoundHistory,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "ROUND_NOT_FOUND", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "support",
+        description=(
+            "The round's status and every callback in order with its final answer, state (`delivered`, `queued`, "
+            "`cancelled`) and number of attempts (§7). With `Accept: text/html` the same as a page a support agent reads "
+            "at a glance: the timeline with every attempt, and the balance after each step as a chart (no script)."
+        ),
+        parameters=[
+            {
+                "name": "roundId",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": EXAMPLE_ROUND,
+            }
+        ],
+        example=EXAMPLE_ROUND_HISTORY,
+        html=True,
     ),
 }
 

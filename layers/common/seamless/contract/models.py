@@ -141,6 +141,12 @@ class TransactionsQuery(WireModel):
     round_id: ProviderId | None = None
 
 
+class RoundPath(WireModel):
+    """GET /provider/rounds/{roundId} (§7)."""
+
+    round_id: ProviderId
+
+
 # ------------------------------------------------------------------ responses (documentation)
 # The handlers build responses directly (the ledger returns stored text); these models
 # describe them for docs/openapi.json.
@@ -246,3 +252,24 @@ class TransactionRecord(ResponseModel):
 
 class TransactionsResponse(ResponseModel):
     transactions: list[TransactionRecord]
+
+
+class RoundHistoryAction(ResponseModel):
+    type: Literal["bet", "win", "rollback", "close"]
+    transaction_id: str
+    amount: int
+    http_status: int | None = Field(description="the last attempt's HTTP status; null when no answer arrived")
+    code: str | None = Field(description="OK or the error code of the final answer; null while there is none")
+    state: Literal["delivered", "queued", "cancelled"]
+    attempts: int
+    balance: int | None = Field(default=None, description="the casino's balance in its answer, when it gave one")
+    rescue: bool = Field(default=False, description="a rollback the provider added to compensate an undecided debit")
+
+
+class RoundHistory(ResponseModel):
+    round_id: str
+    status: Literal["open", "pending_settlement", "completed", "cancelled"]
+    currency: str | None = None
+    starting_balance: int | None = None
+    final_balance: int | None = None
+    actions: list[RoundHistoryAction]

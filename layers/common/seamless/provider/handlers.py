@@ -3,12 +3,16 @@ with the provider secret (docs/protocol.md §2, §7)."""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from ..contract.models import RoundPath
 from ..contract.signing import PROVIDER_SIGNATURE_HEADER
-from ..runtime.apigw import Handler, M, api_handler, health_response, json_endpoint
-from . import launch
+from ..runtime.apigw import Handler, M, api_handler, health_response, html_response, json_endpoint, ok, parse_params, wants_html
+from . import history, launch
 from .settings import get_settings
 
 
@@ -24,3 +28,19 @@ def signed_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) ->
 def health_handler() -> Handler:
     """GET /provider/health: open, no secret read."""
     return api_handler(lambda request: health_response(launch.health))
+
+
+def rounds_handler() -> Handler:
+    """GET /provider/rounds/{roundId}: the round's record as JSON, or as a page for a browser
+    (Accept: text/html). Behind API Gateway authorization when deployed; no secret read."""
+
+    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+        # API Gateway hands the segment over decoded; a client's %3A stays harmless either way
+        # (a valid roundId has no '%').
+        params = {k: urllib.parse.unquote(v) for k, v in (request.path_parameters or {}).items() if isinstance(v, str)}
+        view = history.load(parse_params(RoundPath, params).round_id)
+        if wants_html(request):
+            return html_response(200, history.render_html(view))
+        return ok(view.as_json())
+
+    return api_handler(work)

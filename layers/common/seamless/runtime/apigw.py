@@ -77,6 +77,40 @@ def parse_params(model: type[M], params: dict[str, str] | None) -> M:
         raise _validation_error(exc, PARAMS_INVALID) from None
 
 
+def wants_html(request: APIGatewayProxyEvent) -> bool:
+    """Content negotiation between JSON (the default) and an HTML page: HTML when the Accept
+    header ranks text/html above application/json (what a browser sends)."""
+    ranks: dict[str, float] = {}
+    for part in (request.headers.get("accept") or "").split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranks[media.strip().lower()] = max(quality, ranks.get(media.strip().lower(), 0.0))
+    html = ranks.get("text/html", 0.0)
+    return html > 0 and html > ranks.get("application/json", 0.0)
+
+
+#: HTML pages run no script, load nothing from elsewhere and are never cached
+HTML_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Vary": "Accept",
+}
+
+
+def html_response(status: int, text: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": dict(HTML_HEADERS), "body": text, "isBase64Encoded": False}
+
+
 def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if replayed:
