@@ -1,7 +1,7 @@
 """The round page in a real browser: Debian's headless chromium loads GET /provider/rounds/{roundId}
 from the local API (it sends a browser's Accept header, so it gets the HTML page), and the DOM
 it renders shows the roundId, every action and the balance chart. A screenshot goes to the
-test's tmp dir (look at it: `pytest --basetemp=/tmp/shots tests/tools/test_round_page_browser.py`).
+test's tmp dir (look at it: `pytest --basetemp=shots tests/tools/test_round_page_browser.py`).
 
 chromium is installed by .ci/run (and `make browser`) when missing. Without it the test fails
 in CI (CI=true) and is skipped elsewhere.
