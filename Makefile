@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check openapi-check \
-        migrate seed reset reconcile events simulate settle sweep invoke clean
+        migrate seed reset reconcile events simulate settle sweep invoke clean certify browser
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -60,6 +60,14 @@ reliability: venv  ## faults, fuzzing, concurrency and the model-based run
 
 soak: venv  ## the long reliability run (20,000+ model-based steps)
 	$(PY) -m pytest -m soak tests/reliability
+
+CASINO_URL ?= http://127.0.0.1:3000
+certify: venv  ## the contract's scenario suite against the local API (`make run` first; CASINO_URL=...) -> certify-report/
+	$(PY) -m devtools certify --local --casino-url $(CASINO_URL) $(CERTIFY_ARGS)
+
+browser: venv  ## Debian's headless chromium (installed when missing) renders the round page (its test)
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	$(PY) -m pytest tests/tools/test_round_page_browser.py
 
 lint: venv  ## ruff (check + format), mypy, import contract, sqlfluff
 	$(PY) -m ruff check layers functions devtools tests bench

@@ -1,4 +1,5 @@
-"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
+"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | settle | sweep | settlement |
+invoke | events | openapi | simulate | certify"""
 
 from __future__ import annotations
 
@@ -146,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     settlement_cli.add_commands(sub)
     p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
     p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
+    p = sub.add_parser("certify", help="run the contract's scenario suite against a casino wallet (report: Markdown, JSON, HTML)")
+    from .certify import cli as certify_cli
+
+    certify_cli.add_arguments(p)
     args = parser.parse_args(argv)
 
     if args.command in ("run", "serve"):
@@ -173,6 +178,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print("docs/openapi.json " + ("written" if openapi.write() else "unchanged"))
         return 0
+    if args.command == "certify":
+        if args.local:  # the seeded local API (docs/protocol.md §8): the dev secret, alice rich, bob poor
+            from . import fixtures
+
+            args.secret = args.secret or fixtures.CASINO_SECRET
+            if not (args.rich_token or args.poor_token):
+                args.launch_rich_user = args.launch_rich_user or fixtures.ALICE
+                args.launch_poor_user = args.launch_poor_user or fixtures.BOB
+                args.game_id = args.game_id or fixtures.GAME
+            args.max_bet = args.max_bet or fixtures.GAME_MAX_BET
+        return certify_cli.main(args)
     if args.command == "simulate":
         from .simulate import main as simulate_main
 

@@ -23,6 +23,8 @@ from .fixtures import (  # noqa: F401 - re-exported: the seed ids are part of ad
     DEV_SESSION_TOKEN,
     GAME,
     GAME_CODE,
+    GAME_MAX_BET,
+    GAME_MIN_BET,
     INACTIVE_GAME,
     INACTIVE_GAME_CODE,
     LOCAL_API,
@@ -63,8 +65,8 @@ def seed(url: str, *, quiet: bool = False) -> None:
         ):
             conn.execute(
                 """INSERT INTO casino_games (id, provider_id, provider_game_id, name, min_bet, max_bet, active)
-                            VALUES (%s, %s, %s, %s, 1, 100000, %s) ON CONFLICT (id) DO NOTHING""",
-                (game_id, provider_id, code, name, active),
+                            VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+                (game_id, provider_id, code, name, GAME_MIN_BET, GAME_MAX_BET, active),
             )
             conn.execute(
                 """INSERT INTO provider_games (code, name, active) VALUES (%s, %s, %s)

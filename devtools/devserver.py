@@ -32,7 +32,7 @@ from seamless.contract import errors
 from seamless.runtime import db
 
 from .lambda_local import LambdaContext, api_event
-from .template import Function, Template
+from .template import Function, Template, match_route
 
 log = logging.getLogger("devserver")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -85,11 +85,24 @@ class Router:
             for method, path in fn.routes:
                 self.routes[(method, path)] = fn
 
+    def match(self, method: str, path: str) -> tuple[Function, str, dict[str, str]] | None:
+        """(function, resource path, path parameters) of the route serving this request, as
+        API Gateway resolves it: an exact resource first, then one with `{parameters}`
+        (values URL-decoded, like API Gateway's pathParameters)."""
+        for m in (method, "ANY"):
+            if (m, path) in self.routes:
+                return self.routes[(m, path)], path, {}
+        for (m, resource), fn in self.routes.items():
+            if m in (method, "ANY") and (params := match_route(resource, path)):
+                return fn, resource, {k: urllib.parse.unquote(v) for k, v in params.items()}
+        return None
+
     def find(self, method: str, path: str) -> Function | None:
-        return self.routes.get((method, path)) or self.routes.get(("ANY", path))
+        found = self.match(method, path)
+        return found[0] if found else None
 
     def methods(self, path: str) -> list[str]:
-        return sorted(m for m, p in self.routes if p == path)
+        return sorted(m for m, p in self.routes if match_route(p, path) is not None)
 
     def load_all(self) -> None:
         for fn in self.routes.values():
@@ -219,7 +232,8 @@ def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPReques
             if asset is not None:
                 self._send(asset[0], {"Content-Type": asset[1]}, asset[2])
                 return
-            fn = router.find(self.command, url.path)
+            found = router.match(self.command, url.path)
+            fn = found[0] if found else None
             allowed = router.methods(url.path) if fn is None else []
             if fn is None and allowed:
                 status, headers = 405, {"Content-Type": "application/json", "Allow": ", ".join(allowed)}
@@ -227,15 +241,16 @@ def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPReques
             elif fn is None:
                 status, headers, payload = 404, {"Content-Type": "application/json"}, errors.NotFound().body_text().encode()
             else:
-                resource = url.path
+                assert found is not None
                 event = api_event(
                     self.command,
                     url.path,
-                    resource,
+                    found[1],
                     list(self.headers.items()),
                     body,
                     urllib.parse.parse_qs(url.query),
                     self.client_address[0],
+                    path_parameters=found[2],
                 )
                 try:
                     result = containers.invoke(fn, event)

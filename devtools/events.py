@@ -24,6 +24,8 @@ SEED_ROUND = {
     "rollbacks": [{"betIndex": 1}],
 }
 
+SAMPLE_PROVIDER_ROUND = "evt-provider-round-1"
+
 # file name -> (function, body or None for GET, (header, secret) or None)
 API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]] = {
     "getBalance": ("GetBalanceFunction", {"sessionToken": DEV_SESSION_TOKEN}, ("X-Casino-Signature", CASINO_SECRET)),
@@ -65,24 +67,34 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
     ),
     "providerSimulate": (
         "ProviderSimulateFunction",
-        {"providerSessionId": DEV_PROVIDER_SESSION_ID, **SEED_ROUND},
+        {"providerSessionId": DEV_PROVIDER_SESSION_ID, "roundId": SAMPLE_PROVIDER_ROUND, **SEED_ROUND},
         ("X-Provider-Signature", PROVIDER_SECRET),
     ),
     "providerHealth": ("ProviderHealthFunction", None, None),
+    "transactions": ("TransactionsFunction", None, None),
+    "providerRounds": ("ProviderRoundsFunction", None, None),
+}
+#: GET events: (path, query string, path parameters); the debit/credit samples' round, and the
+#: round the providerSimulate sample plays (invoke that one first)
+GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] = {
+    "transactions": ("/casino/transactions", {"roundId": "evt-round-1"}, None),
+    "providerRounds": (f"/provider/rounds/{SAMPLE_PROVIDER_ROUND}", None, {"roundId": SAMPLE_PROVIDER_ROUND}),
 }
 
 
-def _api(function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None) -> dict[str, Any]:
+def _api(name: str, function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None) -> dict[str, Any]:
     from .template import Template
 
-    method, path = Template().functions[function].routes[0]
+    method, resource = Template().functions[function].routes[0]
+    path, query, path_parameters = GET_REQUESTS.get(name, (resource, None, None))
     raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
     headers = [("Host", "127.0.0.1:3000"), ("User-Agent", "sample-event")]
     if body is not None:
         headers.append(("Content-Type", "application/json"))
     if signature:
         headers.append((signature[0], sign(signature[1], raw)))
-    event = api_event(method, path, path, headers, raw)
+    multi_query = {k: [v] for k, v in (query or {}).items()}
+    event = api_event(method, path, resource, headers, raw, multi_query, path_parameters=path_parameters)
     # fixed ids and times: the files do not change when regenerated
     event["requestContext"].update(
         requestId=f"sample-{function}", requestTime="24/Nov/2026:12:00:00 +0000", requestTimeEpoch=1795521600000
@@ -106,7 +118,7 @@ def scheduled_event(rule: str) -> dict[str, Any]:
 
 
 def build() -> dict[str, dict[str, Any]]:
-    events = {name: _api(*spec) for name, spec in API_EVENTS.items()}
+    events = {name: _api(name, *spec) for name, spec in API_EVENTS.items()}
     events["settlement"] = scheduled_event("settlement-every-minute")
     events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields

@@ -21,6 +21,8 @@ CAROL = "33333333-3333-4333-8333-333333333333"
 GAME = "99999999-9999-4999-8999-999999999991"
 INACTIVE_GAME = "99999999-9999-4999-8999-999999999992"
 GAME_CODE = "book-of-jaqpot"
+#: the seeded games' bet limits (casino_games.min_bet / max_bet)
+GAME_MIN_BET, GAME_MAX_BET = 1, 100_000
 INACTIVE_GAME_CODE = "classic-fruits"
 PROVIDER_CODE = "jaqpot"
 CASINO_CODE = "demo-casino"

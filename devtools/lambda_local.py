@@ -32,9 +32,12 @@ def api_event(
     body: bytes,
     query: dict[str, list[str]] | None = None,
     source_ip: str = "127.0.0.1",
+    *,
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A REST API proxy event. Header names keep the client's case; a body that is not
-    UTF-8 text arrives base64-encoded, as API Gateway does for binary payloads."""
+    UTF-8 text arrives base64-encoded, as API Gateway does for binary payloads. `resource` is
+    the template's path (`/provider/rounds/{roundId}`), `path` the one requested."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for name, value in headers:
@@ -55,7 +58,7 @@ def api_event(
         "multiValueHeaders": multi,
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
-        "pathParameters": None,
+        "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {
             "resourceId": "local",

@@ -4,7 +4,7 @@ template.yaml's routes. `python -m devtools openapi` writes it; `--check` fails 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -16,7 +16,115 @@ from .template import Template
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 
-# path -> (summary, request model, 200 model, security, error codes it can answer)
+
+class Operation(NamedTuple):
+    summary: str
+    request: type[BaseModel] | None
+    response: type[BaseModel]
+    security: str | None
+    errors: list[str]
+    tag: str
+    description: str | None = None
+    parameters: list[dict[str, Any]] | None = None
+    #: an example of the 200 body (JSON)
+    example: dict[str, Any] | None = None
+    #: the 200 answer is also served as an HTML page (Accept: text/html)
+    html: bool = False
+
+
+# Swagger UI groups the operations by these tags: who calls them.
+TAGS = [
+    {"name": "provider callbacks", "description": "Provider -> casino money callbacks, signed with x-casino-signature (§4)."},
+    {
+        "name": "operator",
+        "description": "The operator's backend -> casino (API key when deployed): sessions, the test driver (§6).",
+    },
+    {"name": "provider", "description": "Casino -> provider calls, signed with x-provider-signature, and its health (§7)."},
+    {
+        "name": "support",
+        "description": "Read-only lookups for support agents and reconciliation (§6, §7; API key when deployed).",
+    },
+]
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+EXAMPLE_ROUND = "rnd-3f2a9c0e5b7d4e1f8a6b2c9d0e1f2a3b"
+EXAMPLE_TRANSACTIONS = {
+    "transactions": [
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "kind": "debit",
+            "status": "accepted",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 1000,
+            "currency": "USD",
+            "betTransactionId": None,
+            "balanceAfter": 999000,
+            "errorCode": None,
+            "createdAt": "2026-11-24T12:00:00.104Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:bet:1",
+            "kind": "debit",
+            "status": "rejected",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 5000000,
+            "currency": "USD",
+            "betTransactionId": None,
+            "balanceAfter": None,
+            "errorCode": "BET_LIMIT_EXCEEDED",
+            "createdAt": "2026-11-24T12:00:00.151Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+        {
+            "transactionId": f"{EXAMPLE_ROUND}:win:2",
+            "kind": "credit",
+            "status": "accepted",
+            "userId": "11111111-1111-4111-8111-111111111111",
+            "roundId": EXAMPLE_ROUND,
+            "amount": 2500,
+            "currency": "USD",
+            "betTransactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "balanceAfter": 1001500,
+            "errorCode": None,
+            "createdAt": "2026-11-24T12:00:00.198Z",
+            "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
+        },
+    ]
+}
+EXAMPLE_ROUND_HISTORY = {
+    "roundId": EXAMPLE_ROUND,
+    "status": "completed",
+    "currency": "USD",
+    "startingBalance": 1000000,
+    "finalBalance": 1001500,
+    "actions": [
+        {
+            "type": "bet",
+            "transactionId": f"{EXAMPLE_ROUND}:bet:0",
+            "amount": 1000,
+            "httpStatus": 200,
+            "code": "OK",
+            "state": "delivered",
+            "attempts": 1,
+            "balance": 999000,
+            "rescue": False,
+        },
+        {
+            "type": "win",
+            "transactionId": f"{EXAMPLE_ROUND}:win:1",
+            "amount": 2500,
+            "httpStatus": 200,
+            "code": "OK",
+            "state": "delivered",
+            "attempts": 2,
+            "balance": 1001500,
+            "rescue": False,
+        },
+    ],
+}
+
 CALLBACK_ERRORS = [
     "VALIDATION_ERROR",
     "INVALID_SIGNATURE",
@@ -26,15 +134,16 @@ CALLBACK_ERRORS = [
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
 ]
-OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel], str | None, list[str]]] = {
-    "/casino/getBalance": (
+OPERATIONS: dict[str, Operation] = {
+    "/casino/getBalance": Operation(
         "Balance of the session's wallet",
         m.GetBalanceRequest,
         m.BalanceResponse,
         "casinoSignature",
         CALLBACK_ERRORS + ["SESSION_EXPIRED"],
+        "provider callbacks",
     ),
-    "/casino/debit": (
+    "/casino/debit": Operation(
         "Take a bet",
         m.DebitRequest,
         m.MoneyResponse,
@@ -50,22 +159,25 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel], str | 
             "ROUND_CLOSED",
             "BET_LIMIT_EXCEEDED",
         ],
+        "provider callbacks",
     ),
-    "/casino/credit": (
+    "/casino/credit": Operation(
         "Pay a win or settle a round",
         m.CreditRequest,
         m.MoneyResponse,
         "casinoSignature",
         CALLBACK_ERRORS + ["CURRENCY_MISMATCH", "ROUND_MISMATCH", "ROUND_CLOSED", "BET_NOT_FOUND", "BET_ROLLED_BACK"],
+        "provider callbacks",
     ),
-    "/casino/rollback": (
+    "/casino/rollback": Operation(
         "Refund a bet (or leave a tombstone)",
         m.RollbackRequest,
         m.RollbackResponse,
         "casinoSignature",
         CALLBACK_ERRORS + ["NOT_A_BET", "ROUND_MISMATCH", "BET_ALREADY_SETTLED"],
+        "provider callbacks",
     ),
-    "/casino/launchGame": (
+    "/casino/launchGame": Operation(
         "Open a game session through the provider",
         m.LaunchGameRequest,
         m.LaunchGameResponse,
@@ -81,8 +193,9 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel], str | 
             "PROVIDER_ERROR",
             "SERVICE_UNAVAILABLE",
         ],
+        "operator",
     ),
-    "/casino/simulateRound": (
+    "/casino/simulateRound": Operation(
         "Play a whole round across both services (test driver)",
         m.SimulateRoundRequest,
         m.SimulateRoundResponse,
@@ -98,15 +211,17 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel], str | 
             "PROVIDER_ERROR",
             "SERVICE_UNAVAILABLE",
         ],
+        "operator",
     ),
-    "/provider/launch": (
+    "/provider/launch": Operation(
         "Provider: open a provider session",
         m.ProviderLaunchRequest,
         m.ProviderLaunchResponse,
         "providerSignature",
         ["VALIDATION_ERROR", "INVALID_SIGNATURE", "GAME_NOT_FOUND", "PAYLOAD_TOO_LARGE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "provider",
     ),
-    "/provider/simulate": (
+    "/provider/simulate": Operation(
         "Provider: play a round against the casino",
         m.ProviderSimulateRequest,
         m.RoundReport,
@@ -120,13 +235,72 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel] | None, type[BaseModel], str | 
             "PROVIDER_ERROR",
             "SERVICE_UNAVAILABLE",
         ],
+        "provider",
     ),
-    "/provider/health": (
+    "/provider/health": Operation(
         "Provider health (database reachable)",
         None,
         m.HealthResponse,
         None,
         ["INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "provider",
+    ),
+    "/casino/transactions": Operation(
+        "Look up the casino's transactions by transactionId and/or roundId",
+        None,
+        m.TransactionsResponse,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "support",
+        description=(
+            "Every transactionId the casino holds for the filter, oldest first (§6): give `transactionId`, `roundId` or "
+            'both (neither: 400 VALIDATION_ERROR naming both). No match is `200 {"transactions": []}`. A rollback that '
+            "named no roundId is listed in its bet's round. `roundUrl` links the provider's page of the round. "
+            "Session tokens never appear."
+        ),
+        parameters=[
+            {
+                "name": "transactionId",
+                "in": "query",
+                "required": False,
+                "description": "the provider's transactionId (a debit, credit or rollback)",
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": f"{EXAMPLE_ROUND}:bet:0",
+            },
+            {
+                "name": "roundId",
+                "in": "query",
+                "required": False,
+                "description": "the provider's roundId: every transaction of the round",
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": EXAMPLE_ROUND,
+            },
+        ],
+        example=EXAMPLE_TRANSACTIONS,
+    ),
+    "/provider/rounds/{roundId}": Operation(
+        "The provider's record of a round (JSON, or an HTML page for a browser)",
+        None,
+        m.RoundHistory,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "ROUND_NOT_FOUND", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "support",
+        description=(
+            "The round's status and every callback in order with its final answer, state (`delivered`, `queued`, "
+            "`cancelled`) and number of attempts (§7). With `Accept: text/html` the same as a page a support agent reads "
+            "at a glance: the timeline with every attempt, and the balance after each step as a chart (no script)."
+        ),
+        parameters=[
+            {
+                "name": "roundId",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+                "example": EXAMPLE_ROUND,
+            }
+        ],
+        example=EXAMPLE_ROUND_HISTORY,
+        html=True,
     ),
 }
 
@@ -155,10 +329,10 @@ SECURITY_SCHEMES = {
 def build() -> dict[str, Any]:
     statuses = {cls.code: cls.status for cls in errors.catalog()}
     all_models: set[type[BaseModel]] = {m.ErrorResponse}
-    for _, req, resp, _, _ in OPERATIONS.values():
-        all_models.add(resp)
-        if req is not None:
-            all_models.add(req)
+    for spec in OPERATIONS.values():
+        all_models.add(spec.response)
+        if spec.request is not None:
+            all_models.add(spec.request)
     ordered = sorted(all_models, key=lambda cls: cls.__name__)
     _, schema = models_json_schema(
         [(cls, "validation" if cls.__name__.endswith("Request") else "serialization") for cls in ordered],
@@ -168,40 +342,48 @@ def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for fn in Template().functions.values():
         for method, path in fn.routes:
-            summary, req, resp, security, codes = OPERATIONS[path]
-            responses: dict[str, Any] = {
-                "200": {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{resp.__name__}"}}},
+            spec = OPERATIONS[path]
+            content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.response.__name__}"}}}
+            if spec.example is not None:
+                content["application/json"]["example"] = spec.example
+            if spec.html:
+                content["text/html"] = {
+                    "schema": {"type": "string", "description": "the same record as a page (Accept: text/html)"}
                 }
-            }
+            responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
             by_status: dict[int, list[str]] = {}
-            for code in codes:
+            for code in spec.errors:
                 by_status.setdefault(statuses[code], []).append(code)
             for status, names in sorted(by_status.items()):
                 responses[str(status)] = {
                     "description": ", ".join(sorted(names)),
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
                 }
-            op: dict[str, Any] = {"operationId": fn.logical_id, "summary": summary, "responses": responses}
-            if req is not None:
+            op: dict[str, Any] = {"operationId": fn.logical_id, "tags": [spec.tag], "summary": spec.summary}
+            if spec.description:
+                op["description"] = spec.description
+            if spec.parameters:
+                op["parameters"] = spec.parameters
+            op["responses"] = responses
+            if spec.request is not None:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{req.__name__}"}}},
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.request.__name__}"}}},
                 }
-            if security == "operatorApiKey":  # required when deployed; the local API has no API keys
-                op["security"] = [{security: []}, {}]
-            elif security:
-                op["security"] = [{security: []}]
+            if spec.security == "operatorApiKey":  # required when deployed; the local API has no API keys
+                op["security"] = [{spec.security: []}, {}]
+            elif spec.security:
+                op["security"] = [{spec.security: []}]
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Casino wallet and game provider API",
             "version": "1.0.0",
-            "description": "Signed money callbacks with exactly-once semantics. See docs/api.md.",
+            "description": "Signed money callbacks with exactly-once semantics, and the support lookups. See docs/api.md.",
         },
         "servers": [{"url": "http://127.0.0.1:3000", "description": "local API (make run)"}],
+        "tags": TAGS,
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": schema["$defs"], "securitySchemes": SECURITY_SCHEMES},
     }

@@ -38,6 +38,30 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+_PARAM = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+
+
+def route_pattern(path: str) -> re.Pattern[str]:
+    """The regex of an API Gateway resource path: `{name}` matches one path segment,
+    `{name+}` the rest of the path (greedy), everything else itself."""
+    out, pos = [], 0
+    for m in _PARAM.finditer(path):
+        out.append(re.escape(path[pos : m.start()]))
+        out.append(f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    out.append(re.escape(path[pos:]))
+    return re.compile("".join(out))
+
+
+def match_route(resource: str, path: str) -> dict[str, str] | None:
+    """The path parameters (still percent-encoded) when `path` is an instance of the resource
+    path `resource`, else None. A resource without parameters matches only itself."""
+    if "{" not in resource:
+        return {} if resource == path else None
+    m = route_pattern(resource).fullmatch(path)
+    return m.groupdict() if m else None
+
+
 @dataclass
 class Function:
     logical_id: str

@@ -31,5 +31,7 @@ for mod in ("seamless.contract.signing", "seamless.contract.errors"):
 sql = Path(".aws-sam/build/CommonLayer/python/seamless/sql")
 assert not sql.is_symlink() and sorted(p.name for p in (sql / "casino" / "migrations").glob("*.sql")), "sql/ missing from the layer"
 assert any(p.name.startswith("psycopg_binary") for p in Path(".aws-sam/build/CommonLayer/python").iterdir())
+assert Path(".aws-sam/build/CommonLayer/python/seamless/provider/templates/round.html.j2").is_file(), "the round page template"
+assert (Path(".aws-sam/build/CommonLayer/python") / "jinja2").is_dir(), "jinja2 missing from the layer"
 print("layer package, its sql/ and its arm64 wheels are in the built artifact")
 PY

@@ -87,6 +87,7 @@ PROTOCOL_TABLE = {  # code: (status, stored for replay)
     "USER_NOT_FOUND": (404, False),
     "GAME_NOT_FOUND": (404, False),
     "WALLET_NOT_FOUND": (404, False),
+    "ROUND_NOT_FOUND": (404, False),
     "BET_NOT_FOUND": (404, True),
     "TRANSACTION_ID_CONFLICT": (409, False),
     "CURRENCY_MISMATCH": (409, True),

@@ -9,6 +9,7 @@ import pytest
 from seamless.contract.signing import verify
 
 from devtools.events import API_EVENTS, CASINO_SECRET, EVENTS, PROVIDER_SECRET, write_events
+from devtools.template import match_route
 from tests.support import template
 
 SECRETS = {"x-casino-signature": CASINO_SECRET, "x-provider-signature": PROVIDER_SECRET}
@@ -29,7 +30,8 @@ def test_every_function_has_an_event():
 def test_api_event_matches_its_route_and_signature_verifies(name):
     function, body, signature = API_EVENTS[name]
     event = _load(name)
-    assert (event["httpMethod"], event["path"]) in template().functions[function].routes
+    assert (event["httpMethod"], event["resource"]) in template().functions[function].routes
+    assert match_route(event["resource"], event["path"]) == (event["pathParameters"] or {})
     raw = base64.b64decode(event["body"]) if event["isBase64Encoded"] else (event["body"] or "").encode()
     if body is not None:
         assert json.loads(raw) == body

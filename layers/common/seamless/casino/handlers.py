@@ -10,7 +10,7 @@ from typing import Any
 
 from ..contract import signing
 from ..runtime import db
-from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, read_body
+from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, query_endpoint, read_body
 from ..runtime.observability import count, logger
 from ..runtime.settings import CASINO_ROLE
 from .ledger import Outcome
@@ -58,3 +58,9 @@ def operator_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) 
     """An operator/frontend endpoint (launchGame, simulateRound): unsigned, behind API
     Gateway authorization when deployed."""
     return json_endpoint(model, operation)
+
+
+def operator_query(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
+    """An operator/support GET endpoint (transaction lookup): query string in, JSON out; behind
+    API Gateway authorization when deployed."""
+    return query_endpoint(model, operation)

@@ -46,3 +46,50 @@ FAIL_SESSION = "UPDATE casino_game_sessions SET status = 'failed' WHERE id = %s 
 SESSION_BALANCE = """
 SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w.id = s.wallet_id WHERE s.id = %s
 """
+
+# ------------------------------------------------------------------ casino: transaction lookup
+# (GET /casino/transactions, docs/protocol.md §6). Every provider's rows, through the
+# provider table so the (provider_id, ...) indexes serve the lookup. Opening deposits and
+# in-flight rows are not transactions of the protocol. A rollback that named no roundId is
+# shown in its bet's round (and found by it). Never selects a session token or its hash.
+
+_TRANSACTION_COLUMNS = """
+       t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
+       COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
+       t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url
+"""
+
+TRANSACTIONS_BY_ID = f"""
+SELECT {_TRANSACTION_COLUMNS}
+  FROM casino_game_providers p
+  JOIN casino_transactions t ON t.provider_id = p.id AND t.transaction_id = %(transaction_id)s
+  LEFT JOIN casino_wallets w ON w.id = t.wallet_id
+  LEFT JOIN casino_transactions b
+         ON t.round_id IS NULL AND b.provider_id = t.provider_id AND b.transaction_id = t.bet_transaction_id
+ WHERE t.kind <> 'deposit' AND t.status <> 'pending'
+ ORDER BY t.created_at, t.id
+"""
+
+TRANSACTIONS_BY_ROUND = f"""
+WITH in_round AS (
+    SELECT t.id
+      FROM casino_game_providers p
+      JOIN casino_transactions t ON t.provider_id = p.id AND t.round_id = %(round_id)s
+    UNION
+    SELECT r.id
+      FROM casino_game_providers p
+      JOIN casino_transactions bet ON bet.provider_id = p.id AND bet.round_id = %(round_id)s AND bet.kind = 'debit'
+      JOIN casino_transactions r
+        ON r.provider_id = p.id AND r.bet_transaction_id = bet.transaction_id AND r.round_id IS NULL
+       AND r.kind = 'rollback'
+)
+SELECT {_TRANSACTION_COLUMNS}
+  FROM in_round
+  JOIN casino_transactions t ON t.id = in_round.id
+  JOIN casino_game_providers p ON p.id = t.provider_id
+  LEFT JOIN casino_wallets w ON w.id = t.wallet_id
+  LEFT JOIN casino_transactions b
+         ON t.round_id IS NULL AND b.provider_id = t.provider_id AND b.transaction_id = t.bet_transaction_id
+ WHERE t.kind <> 'deposit' AND t.status <> 'pending'
+ ORDER BY t.created_at, t.id
+"""

@@ -84,6 +84,11 @@ class WalletNotFound(ApiError):
     message = "The player has no wallet in this currency."
 
 
+class RoundNotFound(ApiError):
+    status, code = 404, "ROUND_NOT_FOUND"
+    message = "The provider has no round with this roundId."
+
+
 class BetNotFound(ApiError):
     status, code, stored = 404, "BET_NOT_FOUND", True
     message = "betTransactionId does not name an accepted bet of this session and round."

@@ -156,6 +156,23 @@ class ProviderSimulateRequest(RoundSpec):
     provider_session_id: ProviderName
 
 
+# ------------------------------------------------------------------ support (GET: query string, path)
+
+
+class TransactionsQuery(WireModel):
+    """GET /casino/transactions (§6): at least one of the two (checked by the casino, which
+    names both fields when neither is given)."""
+
+    transaction_id: ProviderId | None = None
+    round_id: ProviderId | None = None
+
+
+class RoundPath(WireModel):
+    """GET /provider/rounds/{roundId} (§7)."""
+
+    round_id: ProviderId
+
+
 # ------------------------------------------------------------------ responses (documentation)
 # The handlers build responses directly (the ledger returns stored text); these models
 # describe them for docs/openapi.json.
@@ -242,3 +259,43 @@ class ProviderLaunchResponse(ResponseModel):
 class HealthResponse(ResponseModel):
     status: str
     database: str
+
+
+class TransactionRecord(ResponseModel):
+    transaction_id: str
+    kind: Literal["debit", "credit", "rollback"]
+    status: Literal["accepted", "rejected"]
+    user_id: str
+    round_id: str | None = Field(description="a rollback that named no roundId shows its bet's round")
+    amount: int = Field(description="debit/credit: the amount the request named; rollback: the amount refunded")
+    currency: str
+    bet_transaction_id: str | None
+    balance_after: int | None = Field(description="null when rejected")
+    error_code: str | None = Field(description="null when accepted")
+    created_at: str = Field(description="ISO 8601, UTC")
+    round_url: str | None = Field(description="the provider's page of this round (GET /provider/rounds/{roundId})")
+
+
+class TransactionsResponse(ResponseModel):
+    transactions: list[TransactionRecord]
+
+
+class RoundHistoryAction(ResponseModel):
+    type: Literal["bet", "win", "rollback", "close"]
+    transaction_id: str
+    amount: int
+    http_status: int | None = Field(description="the last attempt's HTTP status; null when no answer arrived")
+    code: str | None = Field(description="OK or the error code of the final answer; null while there is none")
+    state: Literal["delivered", "queued", "cancelled"]
+    attempts: int
+    balance: int | None = Field(default=None, description="the casino's balance in its answer, when it gave one")
+    rescue: bool = Field(default=False, description="a rollback the provider added to compensate an undecided debit")
+
+
+class RoundHistory(ResponseModel):
+    round_id: str
+    status: Literal["open", "pending_settlement", "completed", "cancelled"]
+    currency: str | None = None
+    starting_balance: int | None = None
+    final_balance: int | None = None
+    actions: list[RoundHistoryAction]

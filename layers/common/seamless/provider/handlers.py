@@ -3,14 +3,27 @@ with the provider secret (docs/protocol.md §2, §7)."""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from ..contract.models import RoundPath
 from ..contract.signing import PROVIDER_SIGNATURE_HEADER
 from ..runtime import deadline
-from ..runtime.apigw import Handler, M, api_handler, health_response, json_endpoint
+from ..runtime.apigw import (
+    Handler,
+    M,
+    ProxyEvent,
+    api_handler,
+    health_response,
+    html_response,
+    json_endpoint,
+    ok,
+    parse_params,
+    wants_html,
+)
 from ..runtime.observability import gauge, logger, metrics
-from . import launch, outbox, settlement
+from . import history, launch, outbox, settlement
 from .settings import get_settings
 
 
@@ -58,3 +71,19 @@ def settlement_handler() -> Handler:
 def sweeper_handler() -> Handler:
 
     return scheduled(lambda until: settlement.sweep(until).as_json())
+
+
+def rounds_handler() -> Handler:
+    """GET /provider/rounds/{roundId}: the round's record as JSON, or as a page for a browser
+    (Accept: text/html). Behind API Gateway authorization when deployed; no secret read."""
+
+    def work(request: ProxyEvent) -> dict[str, Any]:
+        # API Gateway hands the segment over decoded; a client's %3A stays harmless either way
+        # (a valid roundId has no '%').
+        params = {k: urllib.parse.unquote(v) for k, v in (request.path_parameters or {}).items() if isinstance(v, str)}
+        view = history.load(parse_params(RoundPath, params).round_id)
+        if wants_html(request):
+            return html_response(200, history.render_html(view))
+        return ok(view.as_json())
+
+    return api_handler(work)

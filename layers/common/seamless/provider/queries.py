@@ -179,3 +179,27 @@ RETURNING game_round_id
 """
 
 HEALTH = "SELECT 1"
+
+# ------------------------------------------------------------------ round history
+# (GET /provider/rounds/{roundId}, docs/protocol.md §7; seamless/provider/history.py). Reads
+# only; the casino's session token is never selected.
+
+PROVIDER_ROUND_HISTORY = """
+SELECT r.id, r.round_id, r.status, r.starting_balance, r.final_balance, r.runs, r.created_at, r.updated_at,
+       s.currency::text AS currency, cu.casino_player_id, c.code AS casino_code, c.callback_base_url,
+       g.code AS game_code
+  FROM provider_game_rounds r
+  JOIN provider_sessions s ON s.id = r.provider_session_id
+  JOIN provider_casino_users cu ON cu.id = s.casino_user_id
+  JOIN provider_casinos c ON c.id = cu.casino_id
+  JOIN provider_games g ON g.id = s.game_id
+ WHERE r.round_id = %s
+"""
+
+PROVIDER_ROUND_ACTIONS = """
+SELECT id, action_index, action_type, endpoint, transaction_id, amount, attempts, final_status, final_code,
+       casino_balance, state, rescue, note, created_at, updated_at
+  FROM provider_bets
+ WHERE game_round_id = %s
+ ORDER BY id
+"""

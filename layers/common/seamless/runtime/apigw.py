@@ -91,6 +91,51 @@ def parse(model: type[M], body: bytes) -> M:
         raise errors.ValidationError(details=details) from None
 
 
+PARAMS_INVALID = "The request's parameters are invalid; see error.details."
+
+
+def parse_params(model: type[M], params: dict[str, str] | None) -> M:
+    """Query-string or path parameters (strings) -> model; VALIDATION_ERROR names every bad one."""
+    try:
+        return model.model_validate(dict(params or {}))
+    except pydantic.ValidationError as exc:
+        raise errors.ValidationError(PARAMS_INVALID, details=_details(exc)) from None
+
+
+def wants_html(request: ProxyEvent) -> bool:
+    """Content negotiation between JSON (the default) and an HTML page: HTML when the Accept
+    header ranks text/html above application/json (what a browser sends)."""
+    ranks: dict[str, float] = {}
+    for part in (request.headers.get("accept") or "").split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranks[media.strip().lower()] = max(quality, ranks.get(media.strip().lower(), 0.0))
+    html = ranks.get("text/html", 0.0)
+    return html > 0 and html > ranks.get("application/json", 0.0)
+
+
+#: HTML pages run no script, load nothing from elsewhere and are never cached
+HTML_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Vary": "Accept",
+}
+
+
+def html_response(status: int, text: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": dict(HTML_HEADERS), "body": text, "isBase64Encoded": False}
+
+
 def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
     details = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -219,3 +264,12 @@ def health_response(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except errors.ServiceUnavailable as exc:
         exc.extra.update(status="error", database="unavailable")
         return error_response(exc)
+
+
+def query_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
+    """A GET endpoint answering 200 with operation(parsed query string)."""
+
+    def work(request: ProxyEvent) -> dict[str, Any]:
+        return ok(operation(parse_params(model, request.query_string_parameters)))
+
+    return api_handler(work)
