@@ -18,6 +18,8 @@ echo "== sam validate --lint"
 sam validate --lint --region us-east-1 --template template.yaml
 echo "== cfn-lint"
 cfn-lint template.yaml
+echo "== rendered template (prod and dev parameters): test driver, secrets per function"
+"$TOOLS/python" scripts/check_template.py
 echo "== sam build (python $("$py312" -V 2>&1))"
 sam build --template template.yaml --build-dir .aws-sam/build --no-cached 2>&1 | tail -n 15
 echo "== built layer imports"
