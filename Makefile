@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check \
+.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check rds-ca \
         migrate seed reset reconcile events simulate invoke clean
 
 help:  ## this list
@@ -76,8 +76,11 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 tools: $(TOOLS)/.installed
 
-sam-check: tools  ## sam validate --lint, cfn-lint and sam build (needs python3.12)
+sam-check: tools  ## sam validate --lint, cfn-lint, rendered-template checks, checkov and sam build (needs python3.12)
 	scripts/sam-check.sh
+
+rds-ca:  ## before `sam build` for a deploy: the RDS CA bundle into the layer (DATABASE_SSLROOTCERT)
+	scripts/fetch-rds-ca.sh
 
 migrate seed reconcile events simulate: venv
 	$(PY) -m devtools $@

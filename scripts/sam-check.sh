@@ -33,5 +33,11 @@ for mod in ("seamless.contract.signing", "seamless.contract.errors"):
 sql = Path(".aws-sam/build/CommonLayer/python/seamless/sql")
 assert not sql.is_symlink() and sorted(p.name for p in (sql / "casino" / "migrations").glob("*.sql")), "sql/ missing from the layer"
 assert any(p.name.startswith("psycopg_binary") for p in Path(".aws-sam/build/CommonLayer/python").iterdir())
+certs = Path(".aws-sam/build/CommonLayer/python/seamless/certs")
+bundle = Path("layers/common/seamless/certs/rds-global-bundle.pem")
+assert (certs / "README.md").is_file(), "seamless/certs missing from the layer"
+assert not bundle.is_file() or (certs / bundle.name).read_bytes() == bundle.read_bytes()
 print("layer package, its sql/ and its arm64 wheels are in the built artifact")
+if not bundle.is_file():
+    print("note: no RDS CA bundle in this build - a deploy runs `make rds-ca` first (docs/security.md)")
 PY

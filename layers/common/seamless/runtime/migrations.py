@@ -34,13 +34,21 @@ LEGACY_VERSIONS = {"0001_schema.sql": ("casino/0001_schema.sql", "provider/0001_
 ROLE_SETTINGS = {"statement_timeout": "5s", "lock_timeout": "3s", "idle_in_transaction_session_timeout": "10s"}
 
 
+def scram_verifier(conn: psycopg.Connection, role: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of a role's password (RFC 5802/7677, as PostgreSQL stores it:
+    `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`), computed here by libpq
+    (PQencryptPasswordConn, a fresh random salt each time). Only the verifier is sent: the
+    password never appears in SQL, so not in the server's statement log or pgaudit either."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+
+
 def ensure_roles(conn: psycopg.Connection) -> None:
     settings = common()
     for role in (CASINO_ROLE, PROVIDER_ROLE):
-        password = settings.role_password(role)
+        verifier = scram_verifier(conn, role, settings.role_password(role))
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(sql.SQL(verb), sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(sql.SQL(verb), sql.Identifier(role), sql.Literal(verifier)))
         for name, value in ROLE_SETTINGS.items():
             conn.execute(
                 sql.SQL("ALTER ROLE {} SET {} = {}").format(sql.Identifier(role), sql.Identifier(name), sql.Literal(value))
