@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TOOLS := .venv-tools
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check rds-ca \
+.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check purge rds-ca \
         migrate seed reset reconcile events simulate invoke clean
 
 help:  ## this list
@@ -82,7 +82,7 @@ sam-check: tools  ## sam validate --lint, cfn-lint, rendered-template checks, ch
 rds-ca:  ## before `sam build` for a deploy: the RDS CA bundle into the layer (DATABASE_SSLROOTCERT)
 	scripts/fetch-rds-ca.sh
 
-migrate seed reconcile events simulate: venv
+migrate seed reconcile purge events simulate: venv
 	$(PY) -m devtools $@
 
 reset: venv

@@ -1,4 +1,4 @@
-"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | invoke | events | openapi | simulate"""
+"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | purge | invoke | events | openapi | simulate"""
 
 from __future__ import annotations
 
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
     p.add_argument("--local", action="store_true", help="confirm the database is a local one")
     sub.add_parser("reconcile", help="check docs/protocol.md §9 for every wallet; exit 1 on a mismatch")
+    sub.add_parser("purge", help="run both sides' retention jobs once, as the deployed functions do (docs/retention.md)")
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
@@ -173,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         admin.seed(url)
     elif args.command == "reset":
         admin.reset(url, local_ok=args.local)
+    elif args.command == "purge":
+        from seamless.runtime.retention import purge_casino, purge_provider
+
+        print(json.dumps({"casino": purge_casino(), "provider": purge_provider()}))
     elif args.command == "reconcile":
         result = admin.reconcile(url)
         print(result.table())

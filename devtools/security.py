@@ -35,4 +35,7 @@ SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     "ProviderHealthFunction": frozenset({"ProviderDatabaseSecret"}),
     # admin for the schema; the two role secrets only to set the roles' passwords
     "MigrateFunction": frozenset({"DatabaseAdminSecretArn", "CasinoDatabaseSecret", "ProviderDatabaseSecret"}),
+    # each side's retention job: its own database only
+    "CasinoRetentionFunction": frozenset({"CasinoDatabaseSecret"}),
+    "ProviderRetentionFunction": frozenset({"ProviderDatabaseSecret"}),
 }

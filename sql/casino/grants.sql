@@ -49,3 +49,7 @@ GRANT SELECT, INSERT (provider_id, transaction_id, claimed_by), DELETE ON casino
 GRANT USAGE ON SCHEMA ledger TO casino_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO casino_app;
 
+-- The retention purge (sql/casino/retention.sql), run by CasinoRetentionFunction as this role.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA casino_retention FROM public;
+GRANT USAGE ON SCHEMA casino_retention TO casino_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA casino_retention TO casino_app;

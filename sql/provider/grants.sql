@@ -20,3 +20,7 @@ GRANT SELECT, INSERT, UPDATE (casino_session_token) ON provider_sessions TO prov
 -- Rounds and their callbacks: recorded and completed.
 GRANT SELECT, INSERT, UPDATE ON provider_game_rounds, provider_bets TO provider_app;
 
+-- The retention purge (sql/provider/retention.sql), run by ProviderRetentionFunction as this role.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA provider_retention FROM public;
+GRANT USAGE ON SCHEMA provider_retention TO provider_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA provider_retention TO provider_app;

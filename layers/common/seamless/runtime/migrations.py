@@ -5,7 +5,8 @@ SQL by owner: sql/casino/ and sql/provider/. Numbered files in each side's migra
 applied once each (recorded in schema_migrations as "<side>/<file>", with a checksum). The
 casino's ledger functions live in their own schema, `ledger`, which every migrate drops and
 creates again from sql/casino/functions/ (so a changed signature needs no DROP FUNCTION of
-its own); then the database's hardening (sql/database.sql) and each side's grants.sql are
+its own), and so do each side's retention functions (sql/<side>/retention.sql); then the
+database's hardening (sql/database.sql) and each side's grants.sql are
 re-applied and the error catalogue is copied from contract/errors.py. Idempotent; one
 migrate at a time.
 """
@@ -85,6 +86,8 @@ def migrate(url: str, *, quiet: bool = False) -> list[str]:
             conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE")
             for path in sorted(FUNCTIONS.glob("*.sql")):
                 conn.execute(path.read_text())
+            for side in SIDES:  # each side's retention purge, in its own schema (docs/retention.md)
+                conn.execute((SQL_DIR / side / "retention.sql").read_text())
             conn.execute((SQL_DIR / "database.sql").read_text())
             for side in SIDES:
                 conn.execute((SQL_DIR / side / "grants.sql").read_text())
