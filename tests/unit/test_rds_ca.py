@@ -5,6 +5,7 @@ here (no network)."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,8 +19,10 @@ SCRIPT = ROOT / "scripts" / "fetch-rds-ca.sh"
 
 
 def _check(bundle: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    bash = shutil.which("bash")
+    assert bash is not None
     return subprocess.run(  # noqa: S603 - our own script
-        ["bash", str(SCRIPT), "--check", str(bundle)], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}
+        [bash, str(SCRIPT), "--check", str(bundle)], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}
     )
 
 
