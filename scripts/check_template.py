@@ -1,7 +1,8 @@
 """`make sam-check`: checks SAM's own transformed template (what CloudFormation receives), as
 a stack with samconfig.toml's parameters would hold it (devtools.template.render):
 
-- production has no simulateRound function, role, permission or API path; development has;
+- production has no simulateRound or /provider/simulate function, role, permission or API path;
+  development has both;
 - every function's IAM role may read exactly the secrets devtools/security.py lists for it.
 
 Runs in the tools virtualenv (aws-sam-translator); tests/unit/test_template_security.py checks
@@ -60,9 +61,10 @@ def check(env: str, *, test_driver: bool) -> list[str]:
     stack = transformed({**params, "DatabaseAdminSecretArn": "arn:aws:secretsmanager:us-east-1:0:secret:admin"})
     problems = []
     text = json.dumps(stack["Resources"])
-    has_driver = "SimulateRoundFunction" in stack["Resources"] or "/casino/simulateRound" in text
-    if has_driver != test_driver:
-        problems.append(f"{env}: simulateRound {'missing' if test_driver else 'deployed'}")
+    for fn, path in (("SimulateRoundFunction", "/casino/simulateRound"), ("ProviderSimulateFunction", "/provider/simulate")):
+        deployed = fn in stack["Resources"] or f'"{path}"' in text
+        if deployed != test_driver:
+            problems.append(f"{env}: {path} {'missing' if test_driver else 'deployed'}")
     for logical_id, res in stack["Resources"].items():
         if res["Type"] != "AWS::Lambda::Function":
             continue

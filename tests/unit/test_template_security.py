@@ -34,7 +34,8 @@ def test_production_and_an_unset_parameter_deploy_no_test_driver(env):
     stack = Template().deployed(params)
     assert stack["Conditions"]["TestDriverEnabled"] is False
     assert "SimulateRoundFunction" not in stack["Resources"]
-    assert not any("simulateRound" in path for _, path in _routes(stack["Resources"]))
+    assert "ProviderSimulateFunction" not in stack["Resources"]
+    assert not any("simulate" in path.lower() for _, path in _routes(stack["Resources"]))
     # the rest of the API is all there
     assert ("POST", "/casino/launchGame") in _routes(stack["Resources"])
     assert ("POST", "/casino/debit") in _routes(stack["Resources"])
@@ -43,13 +44,13 @@ def test_production_and_an_unset_parameter_deploy_no_test_driver(env):
 def test_a_development_stack_deploys_the_test_driver_behind_the_api_key():
     stack = Template().deployed(samconfig_parameters("default"))
     fn = stack["Resources"]["SimulateRoundFunction"]
-    assert ("POST", "/casino/simulateRound") in _routes(stack["Resources"])
+    assert {("POST", "/casino/simulateRound"), ("POST", "/provider/simulate")} <= _routes(stack["Resources"])
     assert fn["Properties"]["Events"]["Api"]["Properties"]["Auth"] == {"ApiKeyRequired": True}
 
 
 def test_the_local_api_always_serves_the_test_driver():
     routes = {route for fn in Template().functions.values() for route in fn.routes}
-    assert ("POST", "/casino/simulateRound") in routes
+    assert {("POST", "/casino/simulateRound"), ("POST", "/provider/simulate")} <= routes
 
 
 def test_render_resolves_conditions_and_if():
