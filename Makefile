@@ -6,9 +6,10 @@ PYTHON ?= $(shell scripts/find-python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
+SCAN := .venv-scan
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check openapi-check purge rds-ca \
+.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check scan-tools openapi-check purge rds-ca \
         migrate seed reset reconcile events simulate invoke clean
 
 help:  ## this list
@@ -76,7 +77,14 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 tools: $(TOOLS)/.installed
 
-sam-check: tools  ## sam validate --lint, cfn-lint, rendered-template checks, checkov and sam build (needs python3.12)
+$(SCAN)/.installed: requirements-scan.txt
+	@test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	@$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@
+
+scan-tools: $(SCAN)/.installed
+
+sam-check: tools scan-tools  ## sam validate --lint, cfn-lint, rendered-template checks, checkov and sam build (needs python3.12)
 	scripts/sam-check.sh
 
 rds-ca:  ## before `sam build` for a deploy: the RDS CA bundle into the layer (DATABASE_SSLROOTCERT)

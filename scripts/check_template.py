@@ -3,7 +3,8 @@ a stack with samconfig.toml's parameters would hold it (devtools.template.render
 
 - production has no simulateRound or /provider/simulate function, role, permission or API path;
   development has both;
-- every function's IAM role may read exactly the secrets devtools/security.py lists for it.
+- every function's IAM role may read exactly the secrets devtools/security.py lists for it,
+  and decrypt them with the stack's SecretsKey.
 
 Runs in the tools virtualenv (aws-sam-translator); tests/unit/test_template_security.py checks
 the source template the same way in `make test`."""
@@ -44,6 +45,14 @@ def transformed(params: dict[str, str]) -> dict[str, Any]:
     return render(out, {**defaults, **params})
 
 
+def _decrypts_with_secrets_key(role: dict[str, Any]) -> bool:
+    for policy in role["Properties"].get("Policies") or []:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "kms:Decrypt" in json.dumps(statement["Action"]) and '"SecretsKey"' in json.dumps(statement["Resource"]):
+                return True
+    return False
+
+
 def _secret_refs(role: dict[str, Any]) -> set[str]:
     refs = set()
     for policy in role["Properties"].get("Policies") or []:
@@ -73,6 +82,8 @@ def check(env: str, *, test_driver: bool) -> list[str]:
         want = set(SECRETS_BY_FUNCTION[logical_id])
         if got != want:
             problems.append(f"{env}: {logical_id} may read {sorted(got)}, should read {sorted(want)}")
+        if not _decrypts_with_secrets_key(stack["Resources"][role_id]):
+            problems.append(f"{env}: {logical_id} cannot decrypt the secrets it reads (SecretsKey)")
     return problems
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# sam validate --lint, cfn-lint and `sam build` (no container). sam build needs the Lambda
-# runtime's exact Python (3.12) on PATH: found on PATH or under pyenv, else a clear failure.
+# sam validate --lint, cfn-lint, the rendered-template checks, checkov and `sam build` (no
+# container). sam build needs the Lambda runtime's exact Python (3.12) on PATH: found on PATH
+# or under pyenv, else a clear failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0
@@ -20,6 +21,8 @@ echo "== cfn-lint"
 cfn-lint template.yaml
 echo "== rendered template (prod and dev parameters): test driver, secrets per function"
 "$TOOLS/python" scripts/check_template.py
+echo "== checkov (every skipped check is justified by its checkov:skip comment in template.yaml)"
+.venv-scan/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 echo "== sam build (python $("$py312" -V 2>&1))"
 sam build --template template.yaml --build-dir .aws-sam/build --no-cached 2>&1 | tail -n 15
 echo "== built layer imports"

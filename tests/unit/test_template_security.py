@@ -88,6 +88,21 @@ def test_every_function_reads_only_the_secrets_it_uses_and_names_only_those():
             assert variables[name] == {"Ref": next(s for s, v in SECRET_ENV.items() if v == name)}
 
 
+STACK_SECRETS = {"CasinoHmacSecret", "ProviderHmacSecret", "CasinoDatabaseSecret", "ProviderDatabaseSecret"}
+
+
+def test_the_stack_secrets_are_encrypted_with_its_own_key_and_only_their_readers_may_decrypt():
+    template = Template()
+    assert template.resources["SecretsKey"]["Properties"]["EnableKeyRotation"] is True
+    for name in STACK_SECRETS:
+        assert template.resources[name]["Properties"]["KmsKeyId"] == {"Ref": "SecretsKey"}, name
+    for logical_id, res in template.resources.items():
+        if res["Type"] != FUNCTION:
+            continue
+        decrypts = {"KMSDecryptPolicy": {"KeyId": {"Ref": "SecretsKey"}}} in res["Properties"]["Policies"]
+        assert decrypts == bool(SECRETS_BY_FUNCTION[logical_id] & STACK_SECRETS), logical_id
+
+
 def test_the_open_health_endpoint_reads_no_signing_secret():
     props = Template().resources["ProviderHealthFunction"]["Properties"]
     assert _secret_refs(props) == {"ProviderDatabaseSecret"}
