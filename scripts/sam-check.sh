@@ -37,7 +37,7 @@ sql = Path(".aws-sam/build/CommonLayer/python/seamless/sql")
 assert not sql.is_symlink() and sorted(p.name for p in (sql / "casino" / "migrations").glob("*.sql")), "sql/ missing from the layer"
 assert any(p.name.startswith("psycopg_binary") for p in Path(".aws-sam/build/CommonLayer/python").iterdir())
 certs = Path(".aws-sam/build/CommonLayer/python/seamless/certs")
-bundle = Path("layers/common/seamless/certs/rds-global-bundle.pem")
+bundle = Path("layers/common/seamless/certs/database-ca-bundle.pem")
 assert (certs / "README.md").is_file(), "seamless/certs missing from the layer"
 assert not bundle.is_file() or (certs / bundle.name).read_bytes() == bundle.read_bytes()
 print("layer package, its sql/ and its arm64 wheels are in the built artifact")

@@ -41,17 +41,19 @@ class Ca:
         return path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def _name(common_name: str, organization: str | None = None, country: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, country)] if country else []
+    attributes += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []
+    return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(common_name: str) -> Ca:
+def make_ca(common_name: str, *, organization: str | None = None, country: str | None = None) -> Ca:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
+        .subject_name(_name(common_name, organization, country))
+        .issuer_name(_name(common_name, organization, country))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))

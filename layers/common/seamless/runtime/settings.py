@@ -37,7 +37,7 @@ class CommonSettings(BaseModel):
     #: libpq sslmode of connections built from a database secret (deployed): the template
     #: sets verify-full; DATABASE_URL (local) carries its own
     database_sslmode: str = "prefer"
-    #: CA bundle the server's certificate must chain to (the RDS bundle inside the layer)
+    #: CA bundle the server's certificate must chain to (RDS and Amazon root CAs, inside the layer)
     database_sslrootcert: str | None = None
     # Deployed: secrets live in AWS Secrets Manager, named by ARN, read through Powertools
     # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
