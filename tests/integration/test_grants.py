@@ -275,3 +275,124 @@ def test_nobody_but_the_owner_creates_in_public(database_url):
     with admin_conn(database_url) as conn:
         assert fetch_one(conn, "SELECT has_schema_privilege('public', 'public', 'CREATE')") == (False,)
         assert fetch_one(conn, "SELECT has_database_privilege('public', current_database(), 'TEMPORARY')") == (False,)
+
+
+# ------------------------------------------------------------------ the grant table itself (docs/security.md)
+
+CASINO_TABLE_GRANTS = {
+    "casino_users": {"SELECT"},
+    "casino_games": {"SELECT"},
+    "casino_game_providers": {"SELECT"},
+    "casino_error_catalog": {"SELECT"},
+    "casino_wallets": {"SELECT"},
+    "casino_game_sessions": {"SELECT"},
+    "casino_transactions": {"SELECT"},
+    "casino_rounds": {"SELECT", "DELETE"},
+    "casino_bet_claims": {"SELECT", "DELETE"},
+}
+CASINO_COLUMN_GRANTS = {
+    ("casino_wallets", "UPDATE"): {"playable_balance", "redeemable_balance", "updated_at"},
+    ("casino_game_sessions", "INSERT"): {
+        "id",
+        "token_hash",
+        "user_id",
+        "wallet_id",
+        "game_id",
+        "provider_id",
+        "currency",
+        "status",
+        "expires_at",
+    },
+    ("casino_game_sessions", "UPDATE"): {"status", "provider_session_id", "launch_url"},
+    ("casino_transactions", "INSERT"): {
+        "provider_id",
+        "transaction_id",
+        "kind",
+        "status",
+        "request_hash",
+        "session_id",
+        "user_id",
+        "wallet_id",
+        "round_id",
+        "bet_transaction_id",
+        "amount",
+        "round_closed",
+    },
+    ("casino_transactions", "UPDATE"): {
+        "status",
+        "error_code",
+        "response_status",
+        "response_body",
+        "playable_delta",
+        "redeemable_delta",
+        "balance_after",
+        "redeemable_after",
+        "amount",
+        "tombstone",
+    },
+    ("casino_rounds", "INSERT"): {"provider_id", "round_id", "session_id", "wallet_id"},
+    ("casino_rounds", "UPDATE"): {"has_credit", "closed"},
+    ("casino_bet_claims", "INSERT"): {"provider_id", "transaction_id", "claimed_by"},
+}
+PROVIDER_TABLE_GRANTS = {
+    "provider_games": {"SELECT"},
+    "provider_casinos": {"SELECT"},
+    "provider_casino_users": {"SELECT"},
+    "provider_sessions": {"SELECT", "INSERT"},
+    "provider_game_rounds": {"SELECT", "INSERT", "UPDATE"},
+    "provider_bets": {"SELECT", "INSERT", "UPDATE"},
+}
+PROVIDER_COLUMN_GRANTS = {
+    ("provider_casino_users", "INSERT"): {"casino_id", "casino_player_id"},
+    ("provider_casino_users", "UPDATE"): {"casino_player_id"},
+    ("provider_sessions", "UPDATE"): {"casino_session_token"},
+}
+
+
+def _grants(conn: psycopg.Connection, role: str) -> tuple[dict[str, set[str]], dict[tuple[str, str], set[str]]]:
+    tables: dict[str, set[str]] = {}
+    for table, privilege in conn.execute(
+        "SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE c.relnamespace = 'public'::regnamespace AND a.grantee = %s::regrole",
+        (role,),
+    ):
+        tables.setdefault(table, set()).add(privilege)
+    columns: dict[tuple[str, str], set[str]] = {}
+    for table, column, privilege in conn.execute(
+        "SELECT c.relname, att.attname, a.privilege_type FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid, "
+        "aclexplode(att.attacl) a WHERE c.relnamespace = 'public'::regnamespace AND a.grantee = %s::regrole",
+        (role,),
+    ):
+        columns.setdefault((table, privilege), set()).add(column)
+    return tables, columns
+
+
+def test_the_casino_role_holds_exactly_the_documented_grants(database_url):
+    with admin_conn(database_url) as conn:
+        tables, columns = _grants(conn, "casino_app")
+    assert tables == CASINO_TABLE_GRANTS
+    assert columns == CASINO_COLUMN_GRANTS
+
+
+def test_the_provider_role_holds_the_documented_grants_and_never_delete(database_url):
+    """Exact for the tables listed; a provider table added later (settlement's) may have its own
+    grants, but never DELETE or TRUNCATE."""
+    with admin_conn(database_url) as conn:
+        tables, columns = _grants(conn, "provider_app")
+    assert {t: p for t, p in tables.items() if t in PROVIDER_TABLE_GRANTS} == PROVIDER_TABLE_GRANTS
+    assert {k: c for k, c in columns.items() if k[0] in PROVIDER_TABLE_GRANTS} == PROVIDER_COLUMN_GRANTS
+    assert not {t for t, p in tables.items() if p & {"DELETE", "TRUNCATE"}}
+    assert all(t.startswith("provider_") for t in tables)
+
+
+def test_a_database_migrated_with_broader_grants_loses_them_on_the_next_migrate(database_url):
+    from devtools import admin
+
+    with admin_conn(database_url) as conn:
+        conn.execute("GRANT ALL ON casino_transactions, casino_wallets TO casino_app")
+        conn.execute("GRANT ALL ON provider_bets TO provider_app")
+        assert fetch_one(conn, "SELECT has_table_privilege('casino_app', 'casino_transactions', 'DELETE')") == (True,)
+    admin.migrate(database_url, quiet=True)
+    with admin_conn(database_url) as conn:
+        assert _grants(conn, "casino_app") == (CASINO_TABLE_GRANTS, CASINO_COLUMN_GRANTS)
+        assert fetch_one(conn, "SELECT has_table_privilege('provider_app', 'provider_bets', 'DELETE')") == (False,)
