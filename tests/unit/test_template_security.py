@@ -91,7 +91,9 @@ def test_every_function_reads_only_the_secrets_it_uses_and_names_only_those():
 STACK_SECRETS = {"CasinoHmacSecret", "ProviderHmacSecret", "CasinoDatabaseSecret", "ProviderDatabaseSecret"}
 
 
-def test_the_stack_secrets_are_encrypted_with_its_own_key_and_only_their_readers_may_decrypt():
+def test_the_stack_secrets_and_environments_are_encrypted_with_its_own_key():
+    """Lambda decrypts a function's environment with the function's role, so every function may
+    decrypt with SecretsKey; which secret it reads is still decided by GetSecretValue alone."""
     template = Template()
     assert template.resources["SecretsKey"]["Properties"]["EnableKeyRotation"] is True
     for name in STACK_SECRETS:
@@ -99,8 +101,8 @@ def test_the_stack_secrets_are_encrypted_with_its_own_key_and_only_their_readers
     for logical_id, res in template.resources.items():
         if res["Type"] != FUNCTION:
             continue
-        decrypts = {"KMSDecryptPolicy": {"KeyId": {"Ref": "SecretsKey"}}} in res["Properties"]["Policies"]
-        assert decrypts == bool(SECRETS_BY_FUNCTION[logical_id] & STACK_SECRETS), logical_id
+        assert {"KMSDecryptPolicy": {"KeyId": {"Ref": "SecretsKey"}}} in res["Properties"]["Policies"], logical_id
+    assert template.doc["Globals"]["Function"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
 
 
 def test_the_open_health_endpoint_reads_no_signing_secret():
