@@ -102,7 +102,7 @@ def test_the_stack_secrets_and_environments_are_encrypted_with_its_own_key():
         if res["Type"] != FUNCTION:
             continue
         assert {"KMSDecryptPolicy": {"KeyId": {"Ref": "SecretsKey"}}} in res["Properties"]["Policies"], logical_id
-    assert template.doc["Globals"]["Function"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
+    assert template.doc["Globals"]["Function"]["KmsKeyArn"] == {"Fn::GetAtt": "SecretsKey.Arn"}
 
 
 def test_the_open_health_endpoint_reads_no_signing_secret():
