@@ -9,8 +9,8 @@ TOOLS := .venv-tools
 SCAN := .venv-scan
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve test unit integration reliability venv tools lint sam-check scan-tools openapi-check purge rds-ca \
-        migrate seed reset reconcile events simulate invoke clean
+.PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check scan-tools openapi-check \
+        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -43,6 +43,9 @@ run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on
 
 serve: venv
 	$(PY) -m devtools serve
+
+stop: venv  ## stop the embedded PostgreSQL now (it stops by itself when its last user exits)
+	$(PY) -m devtools stop
 
 test: venv  ## the whole test suite against a real PostgreSQL
 	$(PY) -m pytest
@@ -90,7 +93,7 @@ sam-check: tools scan-tools  ## sam validate --lint, cfn-lint, rendered-template
 rds-ca:  ## before `sam build` for a deploy: the RDS CA bundle into the layer (DATABASE_SSLROOTCERT)
 	scripts/fetch-rds-ca.sh
 
-migrate seed reconcile purge events simulate: venv
+migrate seed reconcile purge events simulate settle sweep: venv  ## (settle: one durable-settlement run; sweep: finish rounds left open; purge: the retention jobs)
 	$(PY) -m devtools $@
 
 reset: venv

@@ -1,4 +1,5 @@
-"""python -m devtools COMMAND: run | serve | migrate | seed | reset | reconcile | purge | invoke | events | openapi | simulate"""
+"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | purge | invoke | events | openapi |
+simulate | settle | sweep | settlement"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, settlement_cli
 from .fixtures import DEV_SECRETS
 
 DEV_ENV = {
@@ -74,16 +75,26 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
         _database()
     server = make_server(args.host, args.port, template)
     base = f"http://{args.host}:{server.server_address[1]}"
-    print(f"Local API (template.yaml, no Docker) on {base}", file=sys.stderr)
+    print(
+        f"Local API (template.yaml, no Docker) on {base}: up to {server.containers.size} containers per function "
+        "(LOCAL_API_WORKERS)",
+        file=sys.stderr,
+    )
     print_routes(template, base)
+    from . import scheduler
     from .admin import DEV_SESSION_TOKEN
+    from .devserver import invoke
 
+    print("Scheduled functions (the template's Schedule events):", file=sys.stderr)
+    print("\n".join(scheduler.describe(template)), file=sys.stderr)
     print(CURL_EXAMPLES.format(base=base, token=DEV_SESSION_TOKEN), file=sys.stderr, flush=True)
+    stop_schedules = scheduler.start(template, invoke)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop_schedules.set()
         server.server_close()
     return 0
 
@@ -120,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p = sub.add_parser("stop", help="stop the embedded PostgreSQL unless a project process still uses it")
+    p.add_argument("--force", action="store_true", help="stop it even then")
     sub.add_parser("migrate", help="apply migrations, functions, grants (idempotent)")
     sub.add_parser("seed", help="insert the docs/protocol.md §8 fixtures (idempotent)")
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
     p.add_argument("--local", action="store_true", help="confirm the database is a local one")
-    sub.add_parser("reconcile", help="check docs/protocol.md §9 for every wallet; exit 1 on a mismatch")
+    sub.add_parser("reconcile", help="check §9 for every wallet and the provider's records (§7a); exit 1 on a mismatch")
     sub.add_parser("purge", help="run both sides' retention jobs once, as the deployed functions do (docs/retention.md)")
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
@@ -132,12 +145,22 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("events", help="regenerate the signed sample events in events/")
     p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
     p.add_argument("--check", action="store_true")
+    settlement_cli.add_commands(sub)
     p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
     p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
     args = parser.parse_args(argv)
 
     if args.command in ("run", "serve"):
         return cmd_serve(args, prepare=args.command == "run")
+    if args.command == "stop":
+        from .localdb import stop
+
+        try:
+            print(stop(force=args.force))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        return 0
     if args.command == "invoke":
         return cmd_invoke(args)
     if args.command == "openapi":
@@ -182,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         result = admin.reconcile(url)
         print(result.table())
         return 0 if result.ok else 1
+    elif args.command in ("settle", "sweep", "settlement"):
+        return settlement_cli.run(args)
     return 0
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg.rows import dict_row
+from seamless.contract import errors
 from seamless.runtime.migrations import ensure_roles, migrate  # noqa: F401 - the CLI's migrate
 
 from . import ROOT
@@ -109,10 +110,15 @@ def reset(url: str, *, local_ok: bool) -> None:
 class Reconciliation:
     rows: list[dict]
     violations: list[str]
+    #: provider records that disagree with the casino's stored answers (docs/protocol.md §7a)
+    mismatches: list[str] = field(default_factory=list)
+    #: rounds not finished yet and parked callbacks: listed, not failures
+    open_rounds: list[dict] = field(default_factory=list)
+    parked: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.violations and all(r["ok"] for r in self.rows)
+        return not self.violations and not self.mismatches and all(r["ok"] for r in self.rows)
 
     def table(self) -> str:
         cols = [
@@ -130,16 +136,40 @@ class Reconciliation:
         widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
         out = ["  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in lines]
         out += [f"VIOLATION: {v}" for v in self.violations]
+        out += [f"MISMATCH (provider vs casino): {m}" for m in self.mismatches]
+        out += [
+            f"open round {r['round_id']} ({r['status']}, since {r['updated_at']:%Y-%m-%d %H:%M:%S})" for r in self.open_rounds
+        ]
+        out += [f"parked: {p['action_type']} {p['transaction_id']} of round {p['round_id']}: {p['note']}" for p in self.parked]
+        out.append(f"provider records checked against the casino's stored answers: {len(self.mismatches)} mismatch(es)")
         out.append("reconcile: OK" if self.ok else "reconcile: MISMATCH")
         return "\n".join(out)
 
 
 def reconcile(url: str) -> Reconciliation:
-    """docs/protocol.md §9 for every wallet, and the rollback rules over the whole ledger."""
+    """docs/protocol.md §9 for every wallet, the rollback rules over the whole ledger, and the
+    §7a cross-check of the provider's records against the casino's stored answers."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.cursor(row_factory=dict_row).execute((CHECKS / "reconcile.sql").read_text()).fetchall()
         violations = [row[0] for row in conn.execute((CHECKS / "violations.sql").read_text())]
-    return Reconciliation(rows, violations)
+        stored = [cls.code for cls in errors.catalog() if cls.stored]
+        mismatches = [
+            row[0]
+            for row in conn.execute(
+                (CHECKS / "cross_system.sql").read_text(), {"provider_code": PROVIDER_CODE, "stored_codes": stored}
+            )
+        ]
+        cur = conn.cursor(row_factory=dict_row)
+        open_rounds = cur.execute(
+            "SELECT round_id, status, updated_at FROM provider_game_rounds "
+            "WHERE status IN ('open', 'pending_settlement') ORDER BY updated_at"
+        ).fetchall()
+        parked = cur.execute(
+            "SELECT b.action_type, b.transaction_id, r.round_id, b.note FROM provider_bets b "
+            "JOIN provider_game_rounds r ON r.id = b.game_round_id WHERE b.state = 'parked' "
+            "ORDER BY b.updated_at"
+        ).fetchall()
+    return Reconciliation(rows, violations, mismatches, open_rounds, parked)
 
 
 def new_test_database_name() -> str:

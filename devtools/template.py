@@ -58,6 +58,7 @@ class Function:
     environment: dict[str, str]
     layers: list[Path]
     routes: list[tuple[str, str]] = field(default_factory=list)  # (METHOD, /path)
+    schedules: list[float] = field(default_factory=list)  # seconds between runs (Schedule events)
     _module: ModuleType | None = None
 
     def load(self) -> Callable[[dict, Any], dict]:
@@ -74,6 +75,16 @@ class Function:
             spec.loader.exec_module(module)
             self._module = module
         return getattr(self._module, self.handler.rsplit(".", 1)[1])
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """Seconds between runs of an EventBridge `rate(...)` expression (cron ones: None)."""
+    m = _RATE.match(expression.strip())
+    return float(int(m.group(1)) * _UNIT[m.group(2).rstrip("s")]) if m else None
 
 
 class Template:
@@ -129,6 +140,10 @@ class Template:
                 layers=self._layer_dirs(props.get("Layers", glob.get("Layers", []))),
             )
             for event in (props.get("Events") or {}).values():
+                if event.get("Type") in ("Schedule", "ScheduleV2"):
+                    seconds = rate_seconds(str(event["Properties"].get("Schedule", "")))
+                    if seconds:
+                        fn.schedules.append(seconds)
                 if event.get("Type") in ("Api", "HttpApi"):
                     p = event["Properties"]
                     fn.routes.append((p["Method"].upper(), p["Path"]))

@@ -147,16 +147,17 @@ def new_id(prefix: str = "t") -> str:
 
 
 @contextmanager
-def live_api(database_url: str) -> Iterator[str]:
+def live_api(database_url: str, *, workers: int | None = None) -> Iterator[str]:
     """The local API (template.yaml, in-process) on a free loopback port, with both sides'
-    base URLs in the database pointing at it. Yields the base URL."""
+    base URLs in the database pointing at it, `workers` containers per function (default: the
+    local API's). Yields the base URL."""
     import threading
 
     from seamless.runtime.settings import reload_settings
 
     from devtools.devserver import make_server
 
-    server = make_server("127.0.0.1", 0, template())
+    server = make_server("127.0.0.1", 0, template(), workers=workers)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     saved = {k: os.environ.get(k) for k in ("PROVIDER_BASE_URL", "CASINO_BASE_URL", "PROVIDER_PUBLIC_URL")}
     os.environ.update(PROVIDER_BASE_URL=base, CASINO_BASE_URL=base, PROVIDER_PUBLIC_URL=base)
@@ -190,8 +191,9 @@ class HandlerTransport:
     """A SignedClient transport that hands each request to the real handler of its path
     (in-process), with faults injected by `fault(path, body, n)`: return None to pass the
     request through, an int to answer that status without calling the handler, or an
-    exception to raise (a timeout before the casino saw it). With `lose_response`, the
-    handler runs and then the exception is raised (the casino committed; the answer is lost)."""
+    exception to raise (a timeout before the casino saw it), or a FakeHTTPResponse to answer
+    as is. A 1-tuple (exception,) runs the handler and then raises the exception (the casino
+    committed; the answer is lost)."""
 
     def __init__(self, fault=None):
         self.fault = fault or (lambda path, body, n: None)
@@ -203,6 +205,8 @@ class HandlerTransport:
         path = urllib.parse.urlsplit(url).path
         self.seen.append((path, body))
         injected = self.fault(path, body, len(self.seen))
+        if isinstance(injected, FakeHTTPResponse):  # an answer of the caller's making (a gateway's own page)
+            return injected
         if isinstance(injected, int):
             return FakeHTTPResponse(injected, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"injected"}}')
         lose_response = isinstance(injected, tuple)

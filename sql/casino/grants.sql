@@ -32,7 +32,7 @@ GRANT SELECT,
 -- to a finished row (sql/casino/migrations/0002_security_ledger_guards.sql). No DELETE.
 GRANT SELECT,
       INSERT (provider_id, transaction_id, kind, status, request_hash, session_id, user_id, wallet_id,
-              round_id, bet_transaction_id, amount, round_closed),
+              round_id, bet_transaction_id, amount, round_closed, invocation_id),
       UPDATE (status, error_code, response_status, response_body, playable_delta, redeemable_delta,
               balance_after, redeemable_after, amount, tombstone)
    ON casino_transactions TO casino_app;

@@ -7,9 +7,8 @@
 -- credits and rollbacks on expired sessions). So a session's token is purged only when
 --   - the session is older than p_session_seconds + p_settlement_seconds (the settlement
 --     horizon is taken as at least 86,400 s, its default, whatever is passed), and
---   - none of its rounds is still undecided: with provider_game_rounds.status (settlement's
---     column) a round in 'open' or 'pending_settlement'; before that column exists, a round
---     not yet finished (finished_at IS NULL).
+--   - none of its rounds is still undecided: provider_game_rounds.status 'open' (being played,
+--     or left for the sweeper) or 'pending_settlement' (the outbox still owes a callback).
 -- The token is replaced by 'sha256:' and the hex SHA-256 of it - the casino's own token_hash -
 -- so support can still match the two sides' sessions; the column stays NOT NULL.
 DROP SCHEMA IF EXISTS provider_retention CASCADE;
@@ -18,22 +17,15 @@ CREATE SCHEMA provider_retention;
 CREATE FUNCTION provider_retention.purge_casino_session_tokens(
     p_session_seconds INT, p_settlement_seconds INT, p_batch INT DEFAULT 5000, OUT tokens INT)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    v_undecided TEXT := 'r.finished_at IS NULL';
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_attribute
-                WHERE attrelid = 'public.provider_game_rounds'::REGCLASS AND attname = 'status' AND NOT attisdropped) THEN
-        v_undecided := $q$r.status IN ('open', 'pending_settlement')$q$;
-    END IF;
-    EXECUTE format($q$
-        UPDATE provider_sessions
-           SET casino_session_token = 'sha256:' || encode(sha256(convert_to(casino_session_token, 'UTF8')), 'hex')
-         WHERE id IN (
-               SELECT s.id FROM provider_sessions s
-                WHERE s.created_at < now() - make_interval(secs => $1)
-                  AND s.casino_session_token NOT LIKE 'sha256:%%'
-                  AND NOT EXISTS (SELECT 1 FROM provider_game_rounds r WHERE r.provider_session_id = s.id AND (%s))
-                LIMIT $2)$q$, v_undecided)
-    USING greatest(p_session_seconds, 0) + greatest(p_settlement_seconds, 86400), p_batch;
+    UPDATE provider_sessions
+       SET casino_session_token = 'sha256:' || encode(sha256(convert_to(casino_session_token, 'UTF8')), 'hex')
+     WHERE id IN (
+           SELECT s.id FROM provider_sessions s
+            WHERE s.created_at < now() - make_interval(secs => greatest(p_session_seconds, 0) + greatest(p_settlement_seconds, 86400))
+              AND s.casino_session_token NOT LIKE 'sha256:%'
+              AND NOT EXISTS (SELECT 1 FROM provider_game_rounds r
+                               WHERE r.provider_session_id = s.id AND r.status IN ('open', 'pending_settlement'))
+            LIMIT p_batch);
     GET DIAGNOSTICS tokens = ROW_COUNT;
 END $$;

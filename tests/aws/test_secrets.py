@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 from seamless.casino.settings import get_settings as casino_settings
 from seamless.contract.signing import sign
+from seamless.runtime import db
 from seamless.runtime.settings import reload_settings
 
-from tests.support import call, new_id, new_session
+from tests.support import PROVIDER_SECRET, call, new_id, new_session, wallet
 
 
 @pytest.fixture
@@ -90,4 +91,80 @@ def test_handler_verifies_with_the_secrets_manager_secret(database_url, secretsm
     accepted = call("/casino/debit", body, sign_with=None, headers=[("X-Casino-Signature", sign("rotated-live-secret", body))])
     assert accepted.status == 200, accepted.raw
     monkeypatch.delenv("CASINO_SECRET_ARN")
+    reload_settings()
+
+
+# ------------------------------------------------------------------ Secrets Manager failing
+
+
+def _gone(secretsmanager, name: str) -> str:
+    """The ARN of a secret that no longer exists: every fetch of it fails."""
+    arn = secretsmanager.create_secret(Name=name, SecretString="short-lived")["ARN"]
+    secretsmanager.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    return arn
+
+
+def test_a_failed_signing_secret_fetch_is_503_and_nothing_is_written(database_url, secretsmanager, monkeypatch):
+    """Unavailable, retry (docs/protocol.md §3, §10.4), never a 500: the callback could not be
+    checked, so it was not applied, and the provider's retry is safe."""
+    token = new_session(database_url)
+    before = wallet(database_url)
+    _use(monkeypatch, CASINO_SECRET_ARN=_gone(secretsmanager, "casino-hmac-gone"))
+    payload = {"sessionToken": token, "transactionId": new_id("sm"), "roundId": new_id("r"), "amount": 5, "currency": "USD"}
+    r = call("/casino/debit", payload)
+    assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
+    assert "short-lived" not in r.raw and "arn:" not in r.raw
+    assert wallet(database_url) == before
+    monkeypatch.delenv("CASINO_SECRET_ARN")
+    reload_settings()
+    assert call("/casino/debit", payload).status == 200  # the retry applies it
+
+
+def test_a_failed_provider_secret_fetch_is_503(database_url, secretsmanager, monkeypatch):
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", _gone(secretsmanager, "provider-hmac-gone"))
+    reload_settings()
+    body = {"sessionToken": new_id("tok"), "playerId": new_id("p"), "gameId": "book-of-jaqpot", "currency": "USD"}
+    r = call("/provider/launch", body, sign_with=PROVIDER_SECRET, header_name="X-Provider-Signature")
+    assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
+
+
+def test_a_failed_database_secret_fetch_is_503(database_url, secretsmanager, monkeypatch):
+    token = new_session(database_url)
+    db.close_all()  # the next callback opens a connection, reading the database secret
+    _use(monkeypatch, CASINO_DATABASE_SECRET_ARN=_gone(secretsmanager, "casino-db-gone"))
+    try:
+        r = call("/casino/getBalance", {"sessionToken": token})
+        assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
+    finally:
+        monkeypatch.delenv("CASINO_DATABASE_SECRET_ARN")
+        reload_settings()
+        db.close_all()
+    assert call("/casino/getBalance", {"sessionToken": token}).status == 200
+
+
+def test_during_a_rotation_both_the_current_and_the_previous_secret_verify(database_url, secretsmanager, monkeypatch):
+    """docs/protocol.md §2: AWSCURRENT and AWSPREVIOUS are both accepted while a rotation is
+    under way; a value older than that is refused."""
+    arn = secretsmanager.create_secret(Name="casino-hmac-rotating", SecretString="first")["ARN"]
+    secretsmanager.put_secret_value(SecretId=arn, SecretString="second")  # first is now AWSPREVIOUS
+    secretsmanager.put_secret_value(SecretId=arn, SecretString="third")  # second is AWSPREVIOUS, first is gone
+    _use(monkeypatch, CASINO_SECRET_ARN=arn)
+    assert casino_settings().callback_secrets() == ["third", "second"]
+    token = new_session(database_url)
+    for secret, status in (("third", 200), ("second", 200), ("first", 401)):
+        body = json.dumps({"sessionToken": token}).encode()
+        r = call("/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body))])
+        assert r.status == status, (secret, r.raw)
+    monkeypatch.delenv("CASINO_SECRET_ARN")
+    reload_settings()
+
+
+def test_a_secret_never_rotated_has_only_its_current_value(secretsmanager, monkeypatch):
+    arn = secretsmanager.create_secret(Name="provider-hmac-new", SecretString="only")["ARN"]
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", arn)
+    reload_settings()
+    from seamless.provider.settings import get_settings as provider_settings
+
+    assert provider_settings().request_secrets() == ["only"]
+    monkeypatch.delenv("PROVIDER_SECRET_ARN")
     reload_settings()

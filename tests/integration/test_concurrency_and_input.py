@@ -277,7 +277,115 @@ def test_base64_encoded_body(session):
     r = call("/casino/debit", raw, event_overrides={"body": base64.b64encode(raw).decode(), "isBase64Encoded": True})
     assert r.status == 200, r
     bad = call("/casino/debit", raw, event_overrides={"body": "!!!not base64", "isBase64Encoded": True})
-    assert bad.status in (400, 401)
+    assert (bad.status, bad.code) == (401, "INVALID_SIGNATURE")  # signed the bytes it did not send
+
+
+JUNK = "!!!not base64"
+
+
+@pytest.mark.parametrize(
+    ("signed", "expected"),
+    [
+        (None, (401, "INVALID_SIGNATURE")),
+        ("wrong-secret", (401, "INVALID_SIGNATURE")),
+        ("junk-as-received", (400, "VALIDATION_ERROR")),
+    ],
+)
+def test_invalid_base64_is_refused_after_the_signature_check(database_url, signed, expected):
+    """docs/protocol.md §4: size -> signature -> JSON. A body marked base64 that does not
+    decode is checked (size, signature) as the text received: unsigned junk is a 401."""
+    before = wallet(database_url)
+    headers = []
+    if signed == "wrong-secret":
+        headers = [("X-Casino-Signature", sign("not-the-secret", JUNK.encode()))]
+    elif signed == "junk-as-received":
+        headers = [("X-Casino-Signature", sign(CASINO_SECRET, JUNK.encode()))]
+    r = call("/casino/debit", b"", sign_with=None, headers=headers, event_overrides={"body": JUNK, "isBase64Encoded": True})
+    assert (r.status, r.code) == expected, r
+    if r.status == 400:
+        assert r.json["error"]["details"] == [{"field": "body", "message": "Body is not valid base64."}]
+    assert wallet(database_url) == before
+
+
+def test_invalid_base64_over_the_size_limit_is_413_and_unsigned_endpoints_answer_400():
+    huge = call("/casino/debit", b"", sign_with=None, event_overrides={"body": "!" * 65_537, "isBase64Encoded": True})
+    assert (huge.status, huge.code) == (413, "PAYLOAD_TOO_LARGE"), huge
+    operator = call("/casino/launchGame", b"", sign_with=None, event_overrides={"body": JUNK, "isBase64Encoded": True})
+    assert (operator.status, operator.code) == (400, "VALIDATION_ERROR"), operator
+
+
+# ------------------------------------------------------------------ HTTP API (v2) events
+
+
+def http_api_event(method: str, path: str, body: bytes, headers: dict[str, str], *, b64: bool = False) -> dict:
+    """An HTTP API payload format 2.0 event: header names lower-cased, rawPath, requestContext.http."""
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "requestId": "req-v2",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000",
+            "timeEpoch": 0,
+        },
+        "body": base64.b64encode(body).decode() if b64 else body.decode(),
+        "isBase64Encoded": b64,
+    }
+
+
+def invoke_event(path: str, event) -> dict:
+    from devtools.devserver import invoke
+    from tests.support import function_for
+
+    return invoke(function_for(path), event)
+
+
+@pytest.mark.parametrize("b64", [False, True], ids=["text", "base64"])
+def test_http_api_v2_events_are_served(database_url, session, b64):
+    """docs/protocol.md §1: HTTP APIs lower-case header names; both kinds of event must work."""
+    body = debit_body(session, amount=3)
+    raw = enc(body)
+    event = http_api_event("POST", "/casino/debit", raw, {"X-Casino-Signature": sign(CASINO_SECRET, raw)}, b64=b64)
+    first = invoke_event("/casino/debit", event)
+    assert first["statusCode"] == 200 and "Idempotent-Replayed" not in first["headers"], first
+    again = invoke_event("/casino/debit", event)
+    assert (again["statusCode"], again["body"], again["headers"].get("Idempotent-Replayed")) == (200, first["body"], "true")
+    unsigned = invoke_event("/casino/debit", http_api_event("POST", "/casino/debit", raw, {}))
+    assert json.loads(unsigned["body"])["error"]["code"] == "INVALID_SIGNATURE"
+    health = invoke_event("/provider/health", http_api_event("GET", "/provider/health", b"", {}))
+    assert health["statusCode"] == 200, health
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"version": "2.0"},
+        {"version": "2.0", "requestContext": {"requestId": "x"}, "rawPath": "/casino/debit"},
+        {"Records": [{"eventSource": "aws:sqs", "body": "{}"}]},
+        {"httpMethod": "POST"},
+        [],
+        "not an event",
+        None,
+    ],
+    ids=["empty", "version-only", "v2-without-http", "sqs", "v1-without-path", "list", "string", "none"],
+)
+def test_events_that_are_not_api_gateway_proxy_events_are_a_clear_400(database_url, event):
+    before = wallet(database_url)
+    for path in ("/casino/debit", "/casino/launchGame", "/provider/launch", "/provider/health"):
+        r = invoke_event(path, event)
+        assert r["statusCode"] == 400, (path, r)
+        error = json.loads(r["body"])["error"]
+        assert error["code"] == "VALIDATION_ERROR" and error["details"][0]["field"] == "event", (path, r)
+    assert wallet(database_url) == before
 
 
 def test_no_error_body_leaks_internals(session):

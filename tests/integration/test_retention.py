@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from seamless.runtime.retention import purge_casino, purge_provider
 
-from devtools import admin, localdb
+from devtools import admin
 from devtools.lambda_local import LambdaContext
 from tests.support import admin_conn, call, fetch_one, function, make_player, new_id, new_session, provider_session_for
 
@@ -143,17 +143,17 @@ def test_expired_sessions_lose_their_launch_url_and_stale_launches_fail(database
     )
 
 
-def _provider_session(url: str, user: str, token: str, *, age_seconds: int, rounds: list[bool]) -> str:
-    """A provider session holding `token`, created age_seconds ago, with rounds finished (True) or not."""
+def _provider_session(url: str, user: str, token: str, *, age_seconds: int, rounds: list[str]) -> str:
+    """A provider session holding `token`, created age_seconds ago, with rounds in these statuses."""
     ps = provider_session_for(url, user, token)
     with admin_conn(url) as conn:
         conn.execute(
             "UPDATE provider_sessions SET created_at = now() - make_interval(secs => %s) WHERE id = %s", (age_seconds, ps)
         )
-        for finished in rounds:
+        for status in rounds:
             conn.execute(
-                "INSERT INTO provider_game_rounds (round_id, provider_session_id, finished_at) VALUES (%s, %s, %s)",
-                (new_id("round"), ps, "now()" if finished else None),
+                "INSERT INTO provider_game_rounds (round_id, provider_session_id, status) VALUES (%s, %s, %s)",
+                (new_id("round"), ps, status),
             )
     return ps
 
@@ -169,9 +169,11 @@ HORIZON = 1800 + DAY  # session TTL + settlement horizon (defaults)
 def test_the_provider_purges_a_casino_token_only_when_settlement_is_done_with_it(database_url):
     user = make_player(database_url, 1_000)
     tokens = {name: secrets.token_urlsafe(32) for name in ("done", "open", "young", "none")}
-    done = _provider_session(database_url, user, tokens["done"], age_seconds=HORIZON + 60, rounds=[True, True])
-    still_open = _provider_session(database_url, user, tokens["open"], age_seconds=HORIZON + 60, rounds=[True, False])
-    young = _provider_session(database_url, user, tokens["young"], age_seconds=HORIZON - 60, rounds=[True])
+    done = _provider_session(database_url, user, tokens["done"], age_seconds=HORIZON + 60, rounds=["completed", "cancelled"])
+    still_open = _provider_session(
+        database_url, user, tokens["open"], age_seconds=HORIZON + 60, rounds=["completed", "pending_settlement"]
+    )
+    young = _provider_session(database_url, user, tokens["young"], age_seconds=HORIZON - 60, rounds=["completed"])
     no_rounds = _provider_session(database_url, user, tokens["none"], age_seconds=HORIZON + 60, rounds=[])
 
     assert purge_provider()["tokens"] >= 2
@@ -185,39 +187,20 @@ def test_the_provider_purges_a_casino_token_only_when_settlement_is_done_with_it
     assert purge_provider()["tokens"] == 0  # a hash is never hashed again
 
 
-@pytest.fixture
-def fresh_database(database_url):
-    server = localdb.with_dbname(database_url, "postgres")
-    name = admin.new_test_database_name()
-    url = localdb.create_database(server, name)
-    admin.migrate(url, quiet=True)
-    admin.seed(url, quiet=True)
-    yield url
-    localdb.drop_database(server, name)
-
-
-def test_with_settlements_round_status_an_open_or_pending_round_keeps_the_token(fresh_database):
-    """Once provider_game_rounds has settlement's status column, it decides (not finished_at)."""
-    url = fresh_database
-    with admin_conn(url) as conn:
-        conn.execute("ALTER TABLE provider_game_rounds ADD COLUMN status TEXT NOT NULL DEFAULT 'open'")
+def test_only_settlements_open_and_pending_rounds_keep_the_token(database_url):
     tokens = {s: secrets.token_urlsafe(32) for s in ("open", "pending_settlement", "completed", "cancelled")}
-    sessions = {}
-    for status, token in tokens.items():
-        ps = _provider_session(url, admin.ALICE, token, age_seconds=HORIZON + 60, rounds=[True])
-        with admin_conn(url) as conn:
-            conn.execute("UPDATE provider_game_rounds SET status = %s WHERE provider_session_id = %s", (status, ps))
-        sessions[status] = ps
-    with psycopg.connect(
-        localdb.with_dbname(url, localdb.conninfo_to_dict(url)["dbname"]),
-        autocommit=True,
-        user="provider_app",
-        password="provider_app_local",
-    ) as conn:
-        tokens_purged = fetch_one(conn, "SELECT tokens FROM provider_retention.purge_casino_session_tokens(1800, 86400)")[0]
-    assert tokens_purged == 2
+    sessions = {
+        status: _provider_session(database_url, admin.ALICE, token, age_seconds=HORIZON + 60, rounds=[status])
+        for status, token in tokens.items()
+    }
+    from seamless.runtime.settings import common
+
+    password = common().role_password("provider_app")
+    with psycopg.connect(database_url, autocommit=True, user="provider_app", password=password) as conn:
+        # horizons of 0 still mean the settlement floor (86,400 s); these sessions are older
+        fetch_one(conn, "SELECT tokens FROM provider_retention.purge_casino_session_tokens(0, 0)")
     for status, ps in sessions.items():
-        kept = _token(url, ps) == tokens[status]
+        kept = _token(database_url, ps) == tokens[status]
         assert kept == (status in ("open", "pending_settlement")), status
 
 

@@ -16,6 +16,7 @@ from tests.support import (
     admin_conn,
     call,
     expire_session,
+    fetch_one,
     make_player,
     new_id,
     new_session,
@@ -151,6 +152,30 @@ def test_unknown_token_is_404_or_conflict_for_a_known_id(alice):
     assert_error(call("/casino/debit", alice.debit_body(5, txid=txid) | {"sessionToken": "nope"}), 409, "TRANSACTION_ID_CONFLICT")
 
 
+def test_unknown_token_with_a_transaction_id_is_an_index_lookup_not_a_ledger_scan(database_url):
+    """ledger.unknown_session asks whether any provider holds the transactionId. On a ledger of
+    some size (rows added in a transaction that is rolled back) the plan PL/pgSQL caches for it
+    (the generic one) probes the unique index (provider_id, transaction_id): no Seq Scan of
+    casino_transactions. A plan, not a timing."""
+    with admin_conn(database_url) as conn:
+        source = fetch_one(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'ledger.unknown_session'::regproc")[0]
+        assert "ledger.stored_transaction(p_transaction_id)" in source  # the lookup explained below
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "INSERT INTO casino_transactions (provider_id, transaction_id, kind, status) "
+                "SELECT p.id, 'explain-' || g, 'debit', 'rejected' "
+                "FROM casino_game_providers p, generate_series(1, 5000) g"
+            )
+            plan = "\n".join(
+                row[0]
+                for row in conn.execute(
+                    "EXPLAIN (GENERIC_PLAN) SELECT EXISTS (SELECT 1 FROM ledger.stored_transaction($1))"
+                ).fetchall()
+            )
+    assert "casino_transactions_provider_txid" in plan, plan
+    assert "Seq Scan on casino_transactions" not in plan, plan
+
+
 def test_stored_402_is_replayed_even_after_the_balance_grew(database_url):
     user = make_player(database_url, 100)
     p = Player(database_url, user, new_session(database_url, user))
@@ -227,6 +252,40 @@ def test_rollback_of_a_rejected_bet_moves_nothing(database_url):
     r = p.rollback(body["transactionId"])
     assert r.status == 200 and r.json["rolledBackAmount"] == 0 and r.json["tombstone"] is False
     assert p.balance() == 50
+
+
+def test_rollback_of_a_rejected_bet_applies_the_round_checks(alice, database_url):
+    """docs/protocol.md §4: the round checks apply to every bet a rollback names, accepted or
+    rejected. A rejected bet in a round that has a credit is BET_ALREADY_SETTLED; in a round of
+    another session, ROUND_MISMATCH; in an open round of its own, a no-effect 200."""
+    txid, round_id = alice.bet(10)
+    rejected = alice.debit_body(100_001, round_id=round_id)  # BET_LIMIT_EXCEEDED, in alice's round
+    assert_error(call("/casino/debit", rejected), 409, "BET_LIMIT_EXCEEDED")
+    other = alice.relaunch()
+    assert_error(other.rollback(rejected["transactionId"]), 409, "ROUND_MISMATCH")
+    assert alice.credit(5, round_id, bet=txid).status == 200
+    before = alice.balance()
+    body = {"sessionToken": alice.token, "transactionId": new_id("rb"), "betTransactionId": rejected["transactionId"]}
+    refused = call("/casino/rollback", body)
+    assert_error(refused, 409, "BET_ALREADY_SETTLED")
+    assert_replay(call("/casino/rollback", body), refused)  # stored
+    assert alice.balance() == before
+
+    # a bet refused because the round is another session's: that session's round, a mismatch
+    intruder = Player(database_url, BOB, new_session(database_url, BOB))
+    foreign_round = new_id("round")
+    alice.bet(10, round_id=foreign_round)
+    refused_bet = intruder.debit_body(5, round_id=foreign_round)
+    assert_error(call("/casino/debit", refused_bet), 409, "ROUND_MISMATCH")
+    assert_error(intruder.rollback(refused_bet["transactionId"]), 409, "ROUND_MISMATCH")
+
+    # rejected in an open round of its own: 200, nothing moves
+    open_round = new_id("round")
+    alice.bet(10, round_id=open_round)
+    late = alice.debit_body(100_001, round_id=open_round)
+    assert call("/casino/debit", late).status == 409
+    r = alice.rollback(late["transactionId"])
+    assert r.status == 200 and r.json["rolledBackAmount"] == 0 and r.json["tombstone"] is False, r
 
 
 def test_tombstone_naming_a_foreign_or_settled_round_is_refused(alice, database_url):

@@ -1,6 +1,6 @@
 """Shared by the reliability tests: hypothesis settings (seeded and reproducible), reconcile after
-every test, connections per thread (one per simulated Lambda container) and bounded waits on
-observable database state.
+every test, counting the connections per thread (one set per simulated Lambda container) and
+bounded waits on observable database state.
 
 Reproducing a failure: the CI runs are derandomized (the same examples every run, so a failure
 shows again on the next run; hypothesis prints the failing steps and a @reproduce_failure blob).
@@ -12,7 +12,6 @@ Shrinking is off by default (minutes against a real database); RELIABILITY_SHRIN
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -81,56 +80,25 @@ def reconciled(database_url):
 # ------------------------------------------------------------------ one connection per thread
 
 
-class ConnectionsPerThread:
-    """Stands in for seamless.runtime.db._connections: every thread gets its own cached
-    connections, as every Lambda container has its own. (The module-level dict is one per
-    process, so threads would otherwise share one connection and psycopg would serialise
-    every statement: no concurrency would reach the database.)"""
+class ConnectionsOpened:
+    """seamless.runtime.db caches connections per thread, as every Lambda container has its own
+    (a connection shared by threads would serialise every statement: no concurrency would reach
+    the database). This counts the connections opened since the fixture started."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: list[dict[str, psycopg.Connection]] = []
-        self._lock = threading.Lock()
-
-    def _mine(self) -> dict[str, psycopg.Connection]:
-        mine = getattr(self._local, "conns", None)
-        if mine is None:
-            mine = self._local.conns = {}
-            with self._lock:
-                self._all.append(mine)
-        return mine
-
-    def get(self, role, default=None):
-        return self._mine().get(role, default)
-
-    def __setitem__(self, role, conn) -> None:
-        self._mine()[role] = conn
-
-    def pop(self, role, default=None):
-        return self._mine().pop(role, default)
-
-    def values(self):
-        with self._lock:
-            return [c for d in self._all for c in d.values()]
-
-    def clear(self) -> None:
-        with self._lock:
-            for d in self._all:
-                d.clear()
+        self._start = db.connections_opened
 
     def opened(self) -> int:
-        return len(self.values())
+        return db.connections_opened - self._start
 
 
 @pytest.fixture
-def connections_per_thread(monkeypatch) -> Iterator[ConnectionsPerThread]:
+def connections_per_thread() -> Iterator[ConnectionsOpened]:
     db.close_all()
-    per_thread = ConnectionsPerThread()
-    monkeypatch.setattr(db, "_connections", per_thread)
     try:
-        yield per_thread
+        yield ConnectionsOpened()
     finally:
-        db.close_all()  # closes every thread's connections (monkeypatch restores the dict after)
+        db.close_all()  # closes every thread's connections
 
 
 # ------------------------------------------------------------------ waiting on observable state

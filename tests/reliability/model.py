@@ -221,13 +221,15 @@ class CasinoModel:
                 return reject("NOT_A_BET")
             if round_id is not None and round_id != b.round:
                 return reject("ROUND_MISMATCH")
+            # §4: the round checks apply to every bet named, accepted or rejected; a rejected
+            # bet's round may not exist (its refused debit never opened it): nothing to check
+            assert b.round is not None
+            rnd = self.rounds.get(b.round)
+            if rnd is not None and rnd.session != token:
+                return reject("ROUND_MISMATCH")
+            if rnd is not None and rnd.has_credit:
+                return reject("BET_ALREADY_SETTLED")
             if b.accepted:
-                assert b.round is not None
-                rnd = self.rounds[b.round]
-                if rnd.session != token:
-                    return reject("ROUND_MISMATCH")
-                if rnd.has_credit:
-                    return reject("BET_ALREADY_SETTLED")
                 if b.refunded_by is None:
                     refund, refund_redeemable = b.amount, b.redeemable_part
                     b.refunded_by = txid

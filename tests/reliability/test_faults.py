@@ -240,18 +240,19 @@ def test_commit_acknowledgement_lost_once_is_answered_from_the_store(database_ur
     assert call(f"/casino/{endpoint}", body).raw == r.raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: db.run's own retry after a lost commit acknowledgement is answered from the "
-    "idempotency store and the handler marks that first answer Idempotent-Replayed: "
-    "true (docs/protocol.md §5: the first response carries no such header)",
-)
-def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_replayed(database_url, pg_proxy):
-    user, body, _ = setup_callback(database_url, "debit")
-    pg_proxy.arm(MARKERS["debit"], "after_commit", times=1)
-    r = call("/casino/debit", body)
+@pytest.mark.parametrize("endpoint", ["debit", "credit", "rollback"])
+def test_the_first_answer_after_a_lost_commit_acknowledgement_is_not_marked_replayed(database_url, pg_proxy, endpoint):
+    """db.run_idempotent's own retry is answered from the store, but it is still this request's
+    first answer: replays are marked by invocation (docs/protocol.md §5). The provider's retry,
+    another invocation, is a replay."""
+    user, body, after = setup_callback(database_url, endpoint)
+    pg_proxy.arm(MARKERS[endpoint], "after_commit", times=1)
+    r = call(f"/casino/{endpoint}", body)
     assert pg_proxy.fired == ["after_commit"] and r.status == 200
     assert not r.replayed, "the provider sent this request once, yet its answer says it is a replay"
+    retry = call(f"/casino/{endpoint}", body)
+    assert retry.replayed and retry.raw == r.raw, retry
+    assert wallet(database_url, user)[0] == after
 
 
 @pytest.mark.parametrize("endpoint", ["debit", "credit", "rollback"])
@@ -301,15 +302,13 @@ def test_provider_launch_survives_a_lost_commit_acknowledgement(database_url, pg
     assert r.status in (200, 503), r
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after a lost commit acknowledgement db.run re-runs the provider's "
-    "bookkeeping INSERTs: a second provider_bets row for the same callback "
-    "(docs/protocol.md §7: one row per callback) or an orphaned, never finished "
-    "provider_game_rounds row",
-)
+# The provider's outbox writes are idempotent (ON CONFLICT DO NOTHING, the same owner's claim,
+# attempts appended only once), so they run with db.run_idempotent: a lost commit
+# acknowledgement is retried transparently and the round goes on.
 @pytest.mark.parametrize(
-    "lost", [b"INSERT INTO provider_bets", b"INSERT INTO provider_game_rounds"], ids=["provider_bets", "provider_game_rounds"]
+    "lost",
+    [b"INSERT INTO provider_bets", b"INSERT INTO provider_game_rounds", b"UPDATE provider_bets"],
+    ids=["record-round", "claim-round", "record-answer"],
 )
 def test_provider_records_each_callback_once_after_a_lost_commit_acknowledgement(
     database_url, pg_proxy, provider_session, monkeypatch, lost
@@ -329,6 +328,13 @@ def test_provider_records_each_callback_once_after_a_lost_commit_acknowledgement
             (ps,),
         )[0]
     assert (rounds, rows) == (1, len(report["actions"])), (rounds, rows, report["actions"])
+    with admin_conn(database_url) as conn:
+        attempts = conn.execute(
+            "SELECT jsonb_array_length(b.attempts) FROM provider_bets b JOIN provider_game_rounds r "
+            "ON r.id = b.game_round_id WHERE r.provider_session_id = %s",
+            (ps,),
+        ).fetchall()
+    assert [a[0] for a in attempts] == [a["attempts"] for a in report["actions"]]  # no attempt recorded twice
 
 
 # ------------------------------------------------------------------ lock timeout on a hot wallet

@@ -3,6 +3,7 @@ parsing, round planning, the retrying client (fake transport, fake sleep)."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -178,13 +179,15 @@ class Script:
 
     def __init__(self, *steps):
         self.steps, self.seen = list(steps), []
+        self.timeouts: list[dict] = []
 
     def request(self, method, url, *, body, headers, timeout, retries):
         self.seen.append((body, dict(headers)))
+        self.timeouts.append({"timeout": timeout})
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step
-        return FakeResponse(step)
+        return step if isinstance(step, FakeResponse) else FakeResponse(step)
 
 
 def _client(transport, sleeps, attempts=3):
@@ -201,11 +204,60 @@ def test_retries_5xx_with_backoff_then_succeeds_with_the_same_bytes():
     assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
 
 
-@pytest.mark.parametrize("status", [400, 401, 402, 404, 409])
-def test_4xx_is_final(status):
-    transport, sleeps = Script(status), []
+def contract_error(status: int, code: str) -> FakeResponse:
+    return FakeResponse(status, json.dumps({"error": {"code": code, "message": "m"}}).encode())
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "VALIDATION_ERROR"),
+        (401, "INVALID_SIGNATURE"),
+        (402, "INSUFFICIENT_FUNDS"),
+        (404, "BET_NOT_FOUND"),
+        (409, "ROUND_CLOSED"),
+    ],
+)
+def test_a_contract_4xx_is_final(status, code):
+    transport, sleeps = Script(contract_error(status, code)), []
     result = _client(transport, sleeps).post("http://casino/debit", {})
     assert len(result.attempts) == 1 and result.definitive and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        FakeResponse(429, b'{"message":"Too Many Requests"}'),  # API Gateway throttling
+        contract_error(429, "INSUFFICIENT_FUNDS"),  # 429 is never a contract answer
+        FakeResponse(403, b'{"message":"Missing Authentication Token"}'),  # a gateway's own 403
+        FakeResponse(404, b"<html>not here</html>"),  # a load balancer's page
+        contract_error(404, "NOT_FOUND"),  # the local API's routing, not §3
+        FakeResponse(401, b""),  # no body at all
+    ],
+    ids=["429-throttled", "429-with-code", "gateway-403", "html-404", "routing-404", "empty-401"],
+)
+def test_a_4xx_that_is_not_a_contract_error_is_retried(answer):
+    """docs/protocol.md §7: only a 2xx or a 4xx carrying a §3 error code is final."""
+    transport, sleeps = Script(answer, answer, FakeResponse(200)), []
+    result = _client(transport, sleeps).post("http://casino/debit", {})
+    assert len(result.attempts) == 3 and result.definitive and result.status == 200 and len(sleeps) == 2
+
+
+def test_no_attempt_starts_that_cannot_end_before_the_deadline():
+    now = [100.0]
+    transport = Script(503, 503, 503)
+    client = SignedClient(
+        "k",
+        "x-casino-signature",
+        RetryPolicy(max_attempts=3, backoff_base=0.0),
+        transport=transport,
+        sleep=lambda s: None,
+        clock=lambda: now[0],
+    )
+    assert client.post("http://casino/debit", {}, deadline=100.3).attempts == []  # under half a second left
+    result = client.post("http://casino/debit", {}, deadline=103.0)
+    assert len(result.attempts) == 3 and not result.definitive
+    assert all(t["timeout"].read_timeout <= 3.0 for t in transport.timeouts)  # cut to the time left
 
 
 def test_network_errors_and_timeouts_are_retried_and_not_definitive():

@@ -20,13 +20,14 @@ def _load(name: str) -> dict:
 
 def test_every_function_has_an_event():
     functions = {spec[0] for spec in API_EVENTS.values()} | {
-        "SettlementConsumerFunction",
+        "SettlementFunction",
+        "RoundSweeperFunction",
         "MigrateFunction",
         "CasinoRetentionFunction",
         "ProviderRetentionFunction",
     }
     assert functions == set(template().functions)
-    for name in [*API_EVENTS, "settlementConsumer", "migrate", "retention"]:
+    for name in [*API_EVENTS, "settlement", "sweeper", "migrate", "retention"]:
         assert (EVENTS / f"{name}.json").is_file(), name
 
 

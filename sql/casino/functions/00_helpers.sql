@@ -14,7 +14,8 @@
 --   own transactionId row -> bet claim -> round row -> wallet row.
 --
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
--- response body text, and whether it is a replay of a stored response.
+-- response body text, and whether it is a replay of a stored response - one that another
+-- invocation of the handler wrote (p_invocation, a random id per handler invocation).
 
 CREATE SCHEMA ledger;
 
@@ -56,14 +57,27 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
      WHERE gs.token_hash = p_token_hash AND gs.status = 'active'
 $$;
 
+-- The providers holding a transactionId. An unknown token names no provider (and the
+-- callback signature is not per provider), so every provider is probed: one lookup per
+-- provider in the unique index (provider_id, transaction_id) - there are a handful of them -
+-- never a scan of the ledger. Plain SQL, not STRICT: the planner inlines it into its caller,
+-- which lets EXPLAIN show (and a test check) the plan the caller runs.
+CREATE FUNCTION ledger.stored_transaction(p_transaction_id TEXT)
+RETURNS TABLE (provider_id BIGINT)
+LANGUAGE sql STABLE AS $$
+    SELECT t.provider_id
+      FROM casino_transactions t
+     WHERE t.provider_id = ANY(ARRAY(SELECT p.id FROM casino_game_providers p))
+       AND t.transaction_id = p_transaction_id
+$$;
+
 -- Unknown token: the request cannot be the same as any stored one (its player cannot be
 -- resolved), so a known transactionId is a conflict; otherwise SESSION_NOT_FOUND.
 CREATE FUNCTION ledger.unknown_session(p_transaction_id TEXT, OUT status INT, OUT body TEXT)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    IF p_transaction_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM casino_transactions
-         WHERE transaction_id = p_transaction_id AND provider_id IS NOT NULL) THEN
+    IF p_transaction_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM ledger.stored_transaction(p_transaction_id)) THEN
         SELECT e.status, e.body INTO status, body FROM ledger.error_body('TRANSACTION_ID_CONFLICT') e;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body('SESSION_NOT_FOUND') e;
@@ -73,10 +87,13 @@ END $$;
 -- The idempotency gate. Inserts the transactionId row (status pending) and returns its id;
 -- a concurrent duplicate waits here until the first commits. Returns NULL when the id is
 -- already taken, with the stored response (same hash) or a conflict (different hash).
+-- replayed is true only when another invocation wrote the row: the same invocation finding
+-- its own row (db.run_idempotent re-ran it after a lost commit acknowledgement) is sending its
+-- first answer. A caller that names no invocation (NULL) gets every stored answer as a replay.
 CREATE FUNCTION ledger.claim_transaction(
     p_provider BIGINT, p_transaction_id TEXT, p_kind TEXT, p_hash BYTEA,
     p_session UUID, p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT,
-    p_amount BIGINT, p_closed BOOLEAN,
+    p_amount BIGINT, p_closed BOOLEAN, p_invocation UUID,
     OUT row_id BIGINT, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -85,21 +102,21 @@ BEGIN
     replayed := false;
     INSERT INTO casino_transactions (provider_id, transaction_id, kind, status, request_hash,
                                      session_id, user_id, wallet_id, round_id,
-                                     bet_transaction_id, amount, round_closed)
+                                     bet_transaction_id, amount, round_closed, invocation_id)
     VALUES (p_provider, p_transaction_id, p_kind, 'pending', p_hash,
-            p_session, p_user, p_wallet, p_round, p_bet, p_amount, p_closed)
+            p_session, p_user, p_wallet, p_round, p_bet, p_amount, p_closed, p_invocation)
     ON CONFLICT (provider_id, transaction_id) DO NOTHING
     RETURNING id INTO row_id;
     IF row_id IS NOT NULL THEN
         RETURN;
     END IF;
-    SELECT t.request_hash, t.response_status, t.response_body INTO v_existing
+    SELECT t.request_hash, t.response_status, t.response_body, t.invocation_id INTO v_existing
       FROM casino_transactions t
      WHERE t.provider_id = p_provider AND t.transaction_id = p_transaction_id;
     IF v_existing.request_hash = p_hash THEN
         status := v_existing.response_status;
         body := v_existing.response_body;
-        replayed := true;
+        replayed := p_invocation IS NULL OR v_existing.invocation_id IS DISTINCT FROM p_invocation;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body('TRANSACTION_ID_CONFLICT') e;
     END IF;

@@ -3,6 +3,7 @@
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.debit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
+    p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -22,7 +23,7 @@ BEGIN
     SELECT * INTO v_claim FROM ledger.claim_transaction(
         v_session.provider_id, p_transaction_id, 'debit',
         ledger.request_hash('debit', v_session.user_id, p_currency, p_round, p_amount, NULL, false),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, NULL, p_amount, false);
+        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, NULL, p_amount, false, p_invocation);
     IF v_claim.row_id IS NULL THEN
         status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
         RETURN;

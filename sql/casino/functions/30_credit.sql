@@ -3,7 +3,7 @@
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.credit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
-    p_bet TEXT, p_closed BOOLEAN,
+    p_bet TEXT, p_closed BOOLEAN, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -24,7 +24,7 @@ BEGIN
     SELECT * INTO v_claim FROM ledger.claim_transaction(
         v_session.provider_id, p_transaction_id, 'credit',
         ledger.request_hash('credit', v_session.user_id, p_currency, p_round, p_amount, p_bet, p_closed),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, p_amount, p_closed);
+        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, p_amount, p_closed, p_invocation);
     IF v_claim.row_id IS NULL THEN
         status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
         RETURN;

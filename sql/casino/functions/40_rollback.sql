@@ -2,7 +2,7 @@
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.rollback(
-    p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT,
+    p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -27,7 +27,7 @@ BEGIN
     SELECT * INTO v_claim FROM ledger.claim_transaction(
         v_session.provider_id, p_transaction_id, 'rollback',
         ledger.request_hash('rollback', v_session.user_id, NULL, p_round, NULL, p_bet, false),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, 0, false);
+        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, 0, false, p_invocation);
     IF v_claim.row_id IS NULL THEN
         status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
         RETURN;
@@ -85,16 +85,19 @@ BEGIN
             SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
             RETURN;
         END IF;
+        -- The round checks apply to every bet named, accepted or rejected (§4). A rejected
+        -- bet's round may have no row (the refused debit did not keep the round it would have
+        -- opened): then there is nothing to check and the rollback is a no-effect 200.
+        SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, v_bet.round_id, v_session.session_id, v_session.wallet_id, false);
+        IF v_round.round_found AND v_round.session_id <> v_session.session_id THEN
+            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
+            RETURN;
+        END IF;
+        IF v_round.round_found AND v_round.has_credit THEN
+            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'BET_ALREADY_SETTLED');
+            RETURN;
+        END IF;
         IF v_bet.status = 'accepted' THEN
-            SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, v_bet.round_id, v_session.session_id, v_session.wallet_id, false);
-            IF v_round.session_id <> v_session.session_id THEN
-                SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
-                RETURN;
-            END IF;
-            IF v_round.has_credit THEN
-                SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'BET_ALREADY_SETTLED');
-                RETURN;
-            END IF;
             -- Refund once: a rollback that already refunded this bet makes this one a no-op.
             IF NOT EXISTS (SELECT 1 FROM casino_transactions t
                             WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet

@@ -4,14 +4,13 @@ responses sent byte-for-byte (docs/protocol.md §4, §5)."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
 from ..contract import signing
 from ..runtime import db
-from ..runtime.apigw import Handler, M, api_handler, json_endpoint, json_response, parse, read_body
+from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, read_body
 from ..runtime.observability import count, logger
 from ..runtime.settings import CASINO_ROLE
 from .ledger import Outcome
@@ -35,16 +34,19 @@ def count_outcome(endpoint: str, outcome: Outcome) -> None:
             count("Tombstones")
 
 
-def casino_callback(model: type[M], operation: Callable[[Any, M], Outcome]) -> Handler:
+def casino_callback(model: type[M], operation: Callable[[Any, M, uuid.UUID], Outcome]) -> Handler:
     """A signed provider -> casino money callback: one ledger call, exact stored responses."""
 
-    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+    def work(request: ProxyEvent) -> dict[str, Any]:
         body = read_body(request, signature_header=signing.CASINO_SIGNATURE_HEADER, secrets=callback_secrets)
         parsed = parse(model, body)
         transaction_id = getattr(parsed, "transaction_id", None)
         if transaction_id:
             logger.set_correlation_id(transaction_id)
-        outcome = db.run_idempotent(CASINO_ROLE, lambda conn: operation(conn, parsed))
+        # One id for every attempt of this invocation: an answer stored by one of them (a commit
+        # whose acknowledgement was lost) is this request's first answer, not a replay (§5).
+        invocation = uuid.uuid4()
+        outcome = db.run_idempotent(CASINO_ROLE, lambda conn: operation(conn, parsed, invocation))
         count_outcome(operation.__name__, outcome)
         logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
         return json_response(outcome.status, outcome.body, replayed=outcome.replayed)

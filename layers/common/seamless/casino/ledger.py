@@ -3,12 +3,18 @@
 Plain functions over a psycopg connection, testable without Lambda. They return the exact
 response (status and body text) that the caller sends; stored rejections and replays come
 back byte-for-byte from the idempotency store.
+
+`invocation` names the handler invocation (a random id, the same for every attempt of one
+invocation): a stored answer is a replay only when another invocation stored it, so the
+first answer sent after db.run_idempotent re-ran a callback whose commit acknowledgement was
+lost is not marked Idempotent-Replayed (docs/protocol.md §5). None: every stored answer is.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from uuid import UUID
 
 import psycopg
 
@@ -35,15 +41,20 @@ def _call(conn: psycopg.Connection, sql: str, params: tuple) -> Outcome:
     return Outcome(status=row[0], body=row[1], replayed=bool(row[2]))
 
 
-def get_balance(conn: psycopg.Connection, req: GetBalanceRequest) -> Outcome:
+def get_balance(conn: psycopg.Connection, req: GetBalanceRequest, invocation: UUID | None = None) -> Outcome:
+    """Reads only: nothing stored, nothing replayed (invocation is unused)."""
     return _call(conn, queries.GET_BALANCE, (token_hash(req.session_token),))
 
 
-def debit(conn: psycopg.Connection, req: DebitRequest) -> Outcome:
-    return _call(conn, queries.DEBIT, (token_hash(req.session_token), req.transaction_id, req.round_id, req.amount, req.currency))
+def debit(conn: psycopg.Connection, req: DebitRequest, invocation: UUID | None = None) -> Outcome:
+    return _call(
+        conn,
+        queries.DEBIT,
+        (token_hash(req.session_token), req.transaction_id, req.round_id, req.amount, req.currency, invocation),
+    )
 
 
-def credit(conn: psycopg.Connection, req: CreditRequest) -> Outcome:
+def credit(conn: psycopg.Connection, req: CreditRequest, invocation: UUID | None = None) -> Outcome:
     return _call(
         conn,
         queries.CREDIT,
@@ -55,11 +66,14 @@ def credit(conn: psycopg.Connection, req: CreditRequest) -> Outcome:
             req.currency,
             req.bet_transaction_id,
             bool(req.round_closed),
+            invocation,
         ),
     )
 
 
-def rollback(conn: psycopg.Connection, req: RollbackRequest) -> Outcome:
+def rollback(conn: psycopg.Connection, req: RollbackRequest, invocation: UUID | None = None) -> Outcome:
     return _call(
-        conn, queries.ROLLBACK, (token_hash(req.session_token), req.transaction_id, req.bet_transaction_id, req.round_id)
+        conn,
+        queries.ROLLBACK,
+        (token_hash(req.session_token), req.transaction_id, req.bet_transaction_id, req.round_id, invocation),
     )

@@ -6,9 +6,9 @@ one call: one round trip, one transaction.
 """
 
 GET_BALANCE = "SELECT status, body, replayed FROM ledger.get_balance(%s)"
-DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s)"
-CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s)"
-ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s)"
+DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s, %s)"
+CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s)"
+ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %s)"
 
 # ------------------------------------------------------------------ casino: sessions
 # (casino role; never touches provider_* tables)
@@ -42,3 +42,7 @@ RETURNING w.playable_balance
 """
 
 FAIL_SESSION = "UPDATE casino_game_sessions SET status = 'failed' WHERE id = %s AND status = 'pending'"
+
+SESSION_BALANCE = """
+SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w.id = s.wallet_id WHERE s.id = %s
+"""

@@ -11,12 +11,16 @@ class CasinoSettings(CommonSettings):
     #: verifies provider -> casino callbacks (x-casino-signature)
     casino_secret: SecretStr | None = None
     casino_secret_arn: str | None = None
+    #: the value before a rotation, accepted beside the current one (docs/protocol.md §2)
+    casino_secret_previous: SecretStr | None = None
     #: signs casino -> provider calls (x-provider-signature)
     provider_secret: SecretStr | None = None
     provider_secret_arn: str | None = None
     session_ttl_seconds: int = Field(default=1800, ge=1)
     casino_code: str = "demo-casino"
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
+    #: simulateRound leaves itself this much of its Lambda time to answer after the provider
+    simulate_margin_seconds: float = Field(default=2.0, ge=0)
 
     def secret_by_ref(self, ref: str) -> str:
         """A secret named by a database row's secret_ref (an env var name, never the value)."""
@@ -26,7 +30,7 @@ class CasinoSettings(CommonSettings):
 
     def callback_secrets(self) -> list[str]:
         """Secrets a provider callback may be signed with."""
-        return [self.secret("casino_secret")]
+        return self.secrets("casino_secret")
 
 
 def get_settings() -> CasinoSettings:

@@ -8,6 +8,10 @@ from typing import Any
 from ..contract import errors
 from ..contract.models import LaunchGameRequest, SimulateRoundRequest
 from ..contract.round_plan import plan_round
+from ..runtime import db
+from ..runtime import deadline as deadlines
+from ..runtime.settings import CASINO_ROLE
+from . import queries
 from .launch import launch, provider_client
 from .settings import get_settings
 
@@ -21,13 +25,28 @@ def simulate_round(req: SimulateRoundRequest) -> dict[str, Any]:
     settings = get_settings()
     client = provider_client(settings, session.provider_secret_ref, read_timeout=settings.http_read_timeout_simulate_seconds)
     round_fields = req.model_dump(by_alias=True, exclude_none=True, include=ROUND_FIELDS)
-    # Without a roundId a repeated simulate would play a second round: never retried.
+    # Without a roundId a repeated simulate would play a second round: never retried. With one
+    # it is replay-safe, and retried while this invocation has time for another attempt.
     result = client.post(
         f"{session.provider_url}/provider/simulate",
         {"providerSessionId": session.provider_session_id, **round_fields},
         max_attempts=None if req.round_id else 1,
+        deadline=deadlines.at(settings.simulate_margin_seconds),
     )
     report = result.json() if result.status == 200 else None
     if not isinstance(report, dict):
         raise errors.ProviderError(f"The game provider could not play the round (HTTP {result.status or 'no answer'}).")
+    if report.get("finalBalance") is None:
+        # The provider could not read it (e.g. the session expired during the round): the
+        # casino knows its own wallet.
+        report["finalBalance"] = wallet_balance(session.session_id)
+        expected = report.get("expectedFinalBalance")
+        report["consistent"] = expected is not None and report["finalBalance"] == expected
     return {"sessionId": session.session_id, **report}
+
+
+def wallet_balance(session_id: str) -> int:
+    row = db.run_idempotent(CASINO_ROLE, lambda conn: conn.execute(queries.SESSION_BALANCE, (session_id,)).fetchone())
+    if row is None:
+        raise errors.InternalError()
+    return int(row[0])

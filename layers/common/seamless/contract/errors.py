@@ -17,6 +17,9 @@ class ApiError(Exception):
     message: ClassVar[str] = "An internal error occurred. Nothing was committed; it is safe to retry."
     #: stored for idempotent replay when a money callback is refused with it
     stored: ClassVar[bool] = False
+    #: a code of the contract's table (docs/protocol.md §3); the local API's own routing
+    #: errors are not, so a client treats them like any gateway's 4xx (§7: retried)
+    contract: ClassVar[bool] = True
 
     def __init__(
         self, message: str | None = None, *, details: list[dict[str, str]] | None = None, extra: dict[str, Any] | None = None
@@ -148,14 +151,14 @@ class ServiceUnavailable(ApiError):
 class NotFound(ApiError):
     """No such route (local API only; API Gateway answers these itself when deployed)."""
 
-    status, code = 404, "NOT_FOUND"
+    status, code, contract = 404, "NOT_FOUND", False
     message = "No endpoint is served at this path and method."
 
 
 class MethodNotAllowed(ApiError):
     """The path exists with another method (local API only)."""
 
-    status, code = 405, "METHOD_NOT_ALLOWED"
+    status, code, contract = 405, "METHOD_NOT_ALLOWED", False
     message = "This endpoint does not accept this HTTP method."
 
 

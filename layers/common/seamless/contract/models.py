@@ -2,20 +2,46 @@
 
 Strict mode: a JSON `true`, `10.5`, `"100"` or `null` is not an amount. Unknown extra fields
 are ignored (the signature still covers them). Field names are camelCase on the wire.
+
+Every text field is bounded in length (or by a pattern) and ends in `STORABLE`: free of what
+PostgreSQL's text cannot hold (NUL, lone surrogates), so a hostile string is a VALIDATION_ERROR naming its field, never
+a database error (a 500).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT = 1_000_000_000_000
-ProviderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
-SessionToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+def storable_text(value: str) -> str:
+    """Refuses, by name, what PostgreSQL's text cannot hold: U+0000 (psycopg refuses to send
+    it) and lone surrogates (not encodable as UTF-8; pydantic lets them through a plain str)."""
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "Must not contain NUL characters.")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("string_unicode", "Must be valid Unicode text (a lone surrogate is not).") from None
+    return value
+
+
+#: ends every text field on the wire, after its length bound or pattern (in this order, so
+#: the bound and pattern stay in the JSON schema, docs/openapi.json)
+STORABLE = AfterValidator(storable_text)
+ProviderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$"), STORABLE]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), STORABLE]
+Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), STORABLE]
+SessionToken = Annotated[str, Field(min_length=1, max_length=512), STORABLE]
+#: the provider's own names: player id, game code, provider session id
+ProviderName = Annotated[str, Field(min_length=1, max_length=128), STORABLE]
+CasinoCode = Annotated[str, Field(min_length=1, max_length=64), STORABLE]
 DebitAmount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
 CreditAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 
@@ -120,14 +146,14 @@ class SimulateRoundRequest(RoundSpec):
 
 class ProviderLaunchRequest(WireModel):
     session_token: SessionToken
-    player_id: Annotated[str, Field(min_length=1, max_length=128)]
-    game_id: Annotated[str, Field(min_length=1, max_length=128)]
+    player_id: ProviderName
+    game_id: ProviderName
     currency: Currency
-    casino_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    casino_code: CasinoCode | None = None
 
 
 class ProviderSimulateRequest(RoundSpec):
-    provider_session_id: Annotated[str, Field(min_length=1, max_length=128)]
+    provider_session_id: ProviderName
 
 
 # ------------------------------------------------------------------ responses (documentation)

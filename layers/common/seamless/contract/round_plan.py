@@ -18,6 +18,9 @@ class PlannedAction:
     amount: int  # money it names (a rollback: its bet's amount; close: 0)
     bet_index: int | None  # the bet it refers to (bets counted from 0)
     close: bool = False  # credit carries roundClosed: true
+    #: the automatic closing credit of a bets/wins/rollbacks round: sent only while at least
+    #: one bet of the round stands (§6), so a round whose bets were all refused sends none
+    needs_standing_bet: bool = False
 
 
 def plan_round(spec: RoundSpec) -> list[PlannedAction]:
@@ -45,7 +48,7 @@ def _shaped(spec: RoundSpec) -> list[PlannedAction]:
         plan.append(PlannedAction("win", len(plan), win.amount, win.related_bet_index, close=i == len(wins) - 1))
     standing = set(range(len(bets))) - {rb.bet_index for rb in rollbacks}
     if not wins and standing:
-        plan.append(PlannedAction("close", len(plan), 0, None, close=True))
+        plan.append(PlannedAction("close", len(plan), 0, None, close=True, needs_standing_bet=True))
     return plan
 
 

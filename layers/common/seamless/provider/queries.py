@@ -28,31 +28,154 @@ SELECT s.id, s.currency::text AS currency, s.casino_session_token, cu.casino_pla
  WHERE s.id = %s
 """
 
-PROVIDER_CREATE_ROUND = """
-INSERT INTO provider_game_rounds (round_id, provider_session_id) VALUES (%s, %s) RETURNING id
+# ------------------------------------------------------------------ rounds and the outbox
+# (docs/protocol.md §7a; sql/provider/migrations/0002_outbox.sql)
+
+ROUND_COLUMNS = """r.id, r.round_id, r.provider_session_id, r.status, r.runs, r.starting_balance,
+       r.lease_owner, r.lease_until, r.settle_by, r.created_at, r.updated_at"""
+
+#: a new round, or a re-run of a finished one (replay-safe roundId), or the takeover of one
+#: whose player died (open, lease run out); a round being played or settled is not taken
+CLAIM_ROUND = f"""
+INSERT INTO provider_game_rounds AS r (round_id, provider_session_id, status, lease_owner, lease_until, settle_by)
+VALUES (%(round_id)s, %(session)s, 'open', %(owner)s, now() + make_interval(secs => %(lease)s),
+        now() + make_interval(secs => %(horizon)s))
+ON CONFLICT (round_id) DO UPDATE
+   SET runs = r.runs + 1, provider_session_id = EXCLUDED.provider_session_id,
+       lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = now()
+ WHERE r.status IN ('completed', 'cancelled')
+    OR (r.status = 'open' AND (r.lease_until IS NULL OR r.lease_until < now()))
+    OR r.lease_owner = EXCLUDED.lease_owner  -- our own claim again (a retry after a lost commit acknowledgement)
+RETURNING {ROUND_COLUMNS}, (xmax = 0) AS created
 """
 
-PROVIDER_RECORD_BET = """
-INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, amount,
-                           attempts, final_status, final_code, casino_balance)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ROUND_BY_ROUND_ID = f"SELECT {ROUND_COLUMNS} FROM provider_game_rounds r WHERE r.round_id = %s"
+ROUND_BY_ID = f"SELECT {ROUND_COLUMNS} FROM provider_game_rounds r WHERE r.id = %s"
+
+#: takes the lease of a round for one worker (settlement drainer, sweeper) - or nothing
+LEASE_ROUND = f"""
+UPDATE provider_game_rounds r
+   SET lease_owner = %(owner)s, lease_until = now() + make_interval(secs => %(lease)s), updated_at = now()
+ WHERE r.id = %(id)s AND r.status = ANY(%(statuses)s) AND (r.lease_until IS NULL OR r.lease_until < now())
+RETURNING {ROUND_COLUMNS}
 """
 
-PROVIDER_RECORD_QUEUED_ATTEMPT = """
+RELEASE_ROUND = """
+UPDATE provider_game_rounds
+   SET status = %(status)s::text, lease_owner = NULL, lease_until = NULL, updated_at = now(),
+       finished_at = CASE WHEN %(status)s::text IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+ WHERE id = %(id)s AND lease_owner = %(owner)s
+"""
+
+SET_ROUND_STATUS = """
+UPDATE provider_game_rounds SET status = %(status)s::text, updated_at = now(),
+       finished_at = CASE WHEN %(status)s::text IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+ WHERE id = %(id)s
+"""
+
+#: rounds in durable settlement whose first undelivered action is due
+DUE_ROUNDS = """
+SELECT r.id
+  FROM provider_game_rounds r
+ WHERE r.status = 'pending_settlement' AND (r.lease_until IS NULL OR r.lease_until < now())
+   AND (SELECT b.next_attempt_at <= now() FROM provider_bets b
+         WHERE b.game_round_id = r.id AND b.state IN ('pending', 'queued') ORDER BY b.id LIMIT 1)
+ ORDER BY r.updated_at
+ LIMIT %s
+"""
+
+#: rounds left open by a player that is gone (no lease, no activity for the timeout)
+STALE_ROUNDS = """
+SELECT r.id FROM provider_game_rounds r
+ WHERE r.status = 'open' AND (r.lease_until IS NULL OR r.lease_until < now())
+   AND r.updated_at < now() - make_interval(secs => %s)
+ ORDER BY r.updated_at
+ LIMIT %s
+"""
+
+SESSION_OF_ROUND = """
+SELECT s.casino_session_token, s.currency::text AS currency, c.callback_base_url, c.secret_ref
+  FROM provider_game_rounds r
+  JOIN provider_sessions s ON s.id = r.provider_session_id
+  JOIN provider_casino_users cu ON cu.id = s.casino_user_id
+  JOIN provider_casinos c ON c.id = cu.casino_id
+ WHERE r.id = %s
+"""
+
+ACTION_COLUMNS = """id, action_index, action_type, endpoint, transaction_id, amount, payload, state, rescue,
+       needs_standing_bet, attempts, final_status, final_code, casino_balance, next_attempt_at, note"""
+
+ROUND_ACTIONS = f"SELECT {ACTION_COLUMNS} FROM provider_bets WHERE game_round_id = %s ORDER BY id"
+
+#: records a planned action before it is sent (a re-run finds it there and keeps it)
+RECORD_ACTION = """
+INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, amount, payload,
+                           state, rescue, needs_standing_bet, next_attempt_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (game_round_id, transaction_id) DO NOTHING
+"""
+
+#: the attempts of one send and what they decided (idempotent: safe to run again)
+RECORD_ATTEMPTS = """
 UPDATE provider_bets
-   SET attempts = attempts || %s, final_status = %s, final_code = %s
- WHERE id = (SELECT id FROM provider_bets WHERE game_round_id = %s AND transaction_id = %s ORDER BY id LIMIT 1)
+   SET attempts = attempts || %(attempts)s, state = %(state)s::text, final_status = %(final_status)s::int,
+       final_code = %(final_code)s::text, casino_balance = coalesce(%(balance)s::bigint, casino_balance),
+       next_attempt_at = %(next_attempt_at)s::timestamptz, note = coalesce(%(note)s::text, note), updated_at = now(),
+       delivered_at = CASE WHEN %(state)s::text IN ('delivered', 'parked') AND %(final_status)s::int IS NOT NULL
+                           THEN coalesce(delivered_at, now()) ELSE delivered_at END
+ WHERE id = %(id)s
+   -- once only: a retry after a lost commit acknowledgement finds the attempts already there
+   AND jsonb_array_length(attempts) = %(known_attempts)s
 """
 
-PROVIDER_SETTLED = """
-SELECT DISTINCT transaction_id FROM provider_bets WHERE transaction_id = ANY(%s) AND final_status = 200
+SET_ACTION_STATE = """
+UPDATE provider_bets SET state = %(state)s::text, note = coalesce(%(note)s::text, note), updated_at = now(),
+       next_attempt_at = coalesce(%(next_attempt_at)s::timestamptz, next_attempt_at)
+ WHERE id = ANY(%(ids)s)
 """
 
 PROVIDER_FINISH_ROUND = """
 UPDATE provider_game_rounds
-   SET starting_balance = %s, final_balance = %s, expected_final_balance = %s, consistent = %s,
-       finished_at = now()
+   SET starting_balance = coalesce(starting_balance, %s), final_balance = %s, expected_final_balance = %s,
+       consistent = %s, updated_at = now()
  WHERE id = %s
+"""
+
+# ------------------------------------------------------------------ operator
+
+PARKED = """
+SELECT b.id, r.round_id, b.action_type, b.transaction_id, b.amount, b.final_status, b.final_code, b.note,
+       jsonb_array_length(b.attempts) AS attempts, b.updated_at
+  FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id
+ WHERE b.state = 'parked'
+ ORDER BY b.updated_at
+"""
+
+PARKED_COUNT = "SELECT count(*), min(updated_at) FROM provider_bets WHERE state = 'parked'"
+
+PENDING_SUMMARY = """
+SELECT count(*) FILTER (WHERE state IN ('pending', 'queued')), min(created_at) FILTER (WHERE state IN ('pending', 'queued'))
+  FROM provider_bets b
+ WHERE EXISTS (SELECT 1 FROM provider_game_rounds r WHERE r.id = b.game_round_id AND r.status = 'pending_settlement')
+"""
+
+#: a parked action goes back to durable settlement (with a fresh horizon)
+RETRY_PARKED = """
+WITH moved AS (
+    UPDATE provider_bets SET state = 'queued', next_attempt_at = now(), updated_at = now(),
+           note = 'retried by an operator'
+     WHERE id = %(id)s AND state = 'parked'
+    RETURNING game_round_id)
+UPDATE provider_game_rounds r
+   SET status = 'pending_settlement', settle_by = now() + make_interval(secs => %(horizon)s), updated_at = now()
+  FROM moved WHERE r.id = moved.game_round_id
+RETURNING r.id
+"""
+
+RESOLVE_PARKED = """
+UPDATE provider_bets SET state = 'resolved', note = %(note)s, updated_at = now()
+ WHERE id = %(id)s AND state = 'parked'
+RETURNING game_round_id
 """
 
 HEALTH = "SELECT 1"

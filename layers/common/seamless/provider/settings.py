@@ -11,6 +11,8 @@ class ProviderSettings(CommonSettings):
     #: verifies casino -> provider calls (x-provider-signature)
     provider_secret: SecretStr | None = None
     provider_secret_arn: str | None = None
+    #: the value before a rotation, accepted beside the current one (docs/protocol.md §2)
+    provider_secret_previous: SecretStr | None = None
     #: signs provider -> casino callbacks (x-casino-signature)
     casino_secret: SecretStr | None = None
     casino_secret_arn: str | None = None
@@ -19,9 +21,20 @@ class ProviderSettings(CommonSettings):
     casino_code: str = "demo-casino"
     #: where players' browsers load the provider's games (the launchUrl's base)
     provider_public_url: str = "http://127.0.0.1:3000"
-    #: SQS queue for settlements the casino did not answer (deployed); unset locally
-    settlement_queue_url: str | None = None
+    # Settlement (docs/protocol.md §7a; budgets in docs/settlement.md)
+    #: the round player plays inline for at most this long, then hands the rest to settlement
+    round_inline_budget_seconds: float = Field(default=20.0, gt=0)
+    #: a Lambda keeps this much of its time to record and answer after its last call
+    invocation_margin_seconds: float = Field(default=2.0, ge=0)
+    #: durable delivery keeps trying this long after a round started, then parks what is left
+    settlement_horizon_seconds: int = Field(default=86_400, ge=0)
+    #: backoff between durable deliveries of one round: base * 2^(n-1), capped, with jitter
     settlement_backoff_base_seconds: float = Field(default=30, ge=0)
+    settlement_backoff_max_seconds: float = Field(default=900, ge=0)
+    #: rounds one settlement run takes on at most
+    settlement_batch_rounds: int = Field(default=25, ge=1)
+    #: the sweeper finishes a round left open (no lease, no activity) longer than this
+    round_timeout_seconds: int = Field(default=900, ge=0)
 
     def secret_by_ref(self, ref: str) -> str:
         """A secret named by a database row's secret_ref (an env var name, never the value)."""
@@ -31,7 +44,7 @@ class ProviderSettings(CommonSettings):
 
     def request_secrets(self) -> list[str]:
         """Secrets a casino -> provider call may be signed with."""
-        return [self.secret("provider_secret")]
+        return self.secrets("provider_secret")
 
 
 def get_settings() -> ProviderSettings:

@@ -1,98 +1,383 @@
-"""Durable settlement: a credit or rollback the casino still has not answered definitively
-after the client's inline retries is queued (SQS) and delivered by SettlementConsumerFunction
-until it succeeds or, after the queue's maxReceiveCount, lands in the dead-letter queue.
+"""Settlement: owed money is always delivered, in order (docs/protocol.md §7a).
 
-Debits are never queued: an undecided debit is rolled back instead (provider.py). The message
-names the provider session, not its token: the consumer reads the token from
-provider_sessions, rebuilds the same request (same transactionId, same fields) and records
-every attempt on the round's provider_bets row. Without SETTLEMENT_QUEUE_URL (the local API)
-nothing is queued and the report says so.
+One engine moves a round forward from its records, whoever runs it: the round player
+(inline, right after recording the round), the settlement drainer (durable delivery, a
+scheduled function; `python -m devtools settle` locally) and the sweeper (rounds whose player
+died; `python -m devtools sweep`). It always takes the round's first undelivered action:
+
+- a credit, rollback or close is sent until it has a final answer (§7: a 2xx or a contract
+  4xx); one still undecided after the player's immediate attempts goes to durable settlement
+  together with every later action of the round, which wait behind it (never overtaking);
+- a debit still undecided - or found recorded by a worker that may have sent it - is
+  compensated: a rescue rollback of it and of every other bet of the round that stands, the
+  round's later actions cancelled, the round ending `cancelled`. In a round that already has
+  an accepted credit the casino refuses rollbacks (§4), so there the debit itself is retried
+  durably (same transactionId, same body) and the later actions follow it;
+- durable delivery retries with backoff until the round's horizon
+  (SETTLEMENT_HORIZON_SECONDS), then parks what is left for an operator; a final answer
+  that is not OK for owed money (a win, a rescue rollback) is parked too.
+
+Why an outbox table drained in order and not a queue (docs/decisions.md): the record of a
+callback and its place in the round commit in the provider's own database before anything
+is sent, so there is no dual write to lose; order within a round is the table's id order,
+enforced by taking only the first undelivered action; a round's lease keeps a second worker
+away without a transaction held across HTTP calls.
 """
 
 from __future__ import annotations
 
-import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-
-from ..contract.client import CallResult
-from ..runtime import db
-from ..runtime.settings import PROVIDER_ROLE
-from . import queries
+from ..contract.client import CallResult, SignedClient
+from ..contract.round_plan import rescue_rollback_id
+from ..runtime import deadline as deadlines
+from ..runtime.observability import count, logger
+from . import outbox
 from .casino_client import casino_client, result_code
-from .settings import get_settings
+from .outbox import Action, Planned, Round
+from .settings import ProviderSettings, get_settings
 
-_sqs: Any = None
-
-
-def sqs() -> Any:
-    global _sqs
-    if _sqs is None:
-        import boto3
-
-        _sqs = boto3.client("sqs")
-    return _sqs
+FINISHED = ("completed", "cancelled")
+_rng = random.Random()  # noqa: S311 - backoff jitter, not security
 
 
-def reset_client() -> None:
-    global _sqs
-    _sqs = None
+@dataclass
+class Courier:
+    """Sends a round's callbacks to the casino: the session's token, the casino's base URL
+    and the provider's signed client."""
+
+    client: SignedClient
+    base_url: str
+    token: str
+
+    def send(self, action: Action, *, max_attempts: int | None, deadline: float | None) -> CallResult:
+        payload = {"sessionToken": self.token, **action.payload}
+        return self.client.post(
+            f"{self.base_url}/casino/{action.endpoint}", payload, max_attempts=max_attempts, deadline=deadline
+        )
 
 
-def enqueue(
-    provider_session_id: str, game_round_id: int, action_index: int, action_type: str, endpoint: str, payload: dict[str, Any]
-) -> bool:
-    """Queues a settlement for later delivery; False when no queue is configured."""
-    url = get_settings().settlement_queue_url
-    if not url:
-        return False
-    fields = {k: v for k, v in payload.items() if k != "sessionToken"}
-    message = {
-        "providerSessionId": provider_session_id,
-        "gameRoundId": game_round_id,
-        "actionIndex": action_index,
-        "actionType": action_type,
-        "endpoint": endpoint,
-        "fields": fields,
-    }
-    sqs().send_message(QueueUrl=url, MessageBody=json.dumps(message, separators=(",", ":")))
-    return True
-
-
-class NotDelivered(Exception):
-    """The casino gave no definitive answer yet: the message goes back to the queue."""
-
-
-def deliver(message: dict[str, Any], receive_count: int, receipt_handle: str | None = None) -> CallResult:
-    """Sends one queued settlement and records the attempt; raises NotDelivered to retry."""
-    settings = get_settings()
-    session = db.run_idempotent(
-        PROVIDER_ROLE,
-        lambda conn: (
-            conn.cursor(row_factory=dict_row).execute(queries.PROVIDER_SESSION, (message["providerSessionId"],)).fetchone()
-        ),
-    )
+def courier_for(rnd: Round, settings: ProviderSettings) -> Courier | None:
+    session = outbox.session_of(rnd)
     if session is None:
-        raise ValueError("settlement for an unknown provider session")  # poison: ends in the DLQ
-    payload = {"sessionToken": session["casino_session_token"], **message["fields"]}
-    client = casino_client(settings, session["secret_ref"])
-    result = client.post(f"{session['callback_base_url'].rstrip('/')}/casino/{message['endpoint']}", payload, max_attempts=1)
-    attempts = [dict(a.as_json(), queued=True, receive=receive_count) for a in result.attempts]
-    db.run_once(
-        PROVIDER_ROLE,
-        lambda conn: conn.execute(
-            queries.PROVIDER_RECORD_QUEUED_ATTEMPT,
-            (Jsonb(attempts), result.status, result_code(result), message["gameRoundId"], message["fields"]["transactionId"]),
-        ),
+        return None
+    return Courier(
+        casino_client(settings, session["secret_ref"]), session["callback_base_url"].rstrip("/"), session["casino_session_token"]
     )
-    if not result.definitive:
-        if receipt_handle and settings.settlement_queue_url:
-            # exponential backoff between deliveries, on top of the queue's own visibility timeout
-            delay = min(900, int(settings.settlement_backoff_base_seconds * 2 ** max(0, receive_count - 1)))
-            sqs().change_message_visibility(
-                QueueUrl=settings.settlement_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+
+
+@dataclass
+class Sent:
+    """What this run got for one action: its (combined) result and, with duplicate
+    callbacks, the second send's."""
+
+    result: CallResult
+    duplicate: CallResult | None = None
+    first: CallResult | None = None
+
+    @property
+    def matched(self) -> bool:
+        """Both sends of a duplicated callback got the same final answer, byte for byte."""
+        one, two = self.first, self.duplicate
+        return (
+            one is not None
+            and two is not None
+            and one.definitive
+            and two.definitive
+            and one.status == two.status
+            and one.last.body == two.last.body
+        )
+
+
+def standing_bets(actions: list[Action]) -> list[Action]:
+    """Bets the casino accepted and nothing has refunded."""
+    refunded = {a.payload.get("betTransactionId") for a in actions if a.type == "rollback" and a.refunded > 0}
+    return [a for a in actions if a.type == "bet" and a.ok and a.transaction_id not in refunded]
+
+
+def credited(actions: list[Action]) -> bool:
+    """The casino accepted a credit in this round: from now on it refuses rollbacks (§4)."""
+    return any(a.type in ("win", "close") and a.ok for a in actions)
+
+
+def owed_and_refused(action: Action, code: str) -> bool:
+    """A final answer that leaves owed money unpaid: an operator must look at it (§7a)."""
+    if code == "OK":
+        return False
+    return (action.type in ("win", "close") and action.amount > 0) or action.rescue
+
+
+@dataclass
+class Engine:
+    """Moves one round forward from its records (the caller holds the round's lease)."""
+
+    rnd: Round
+    courier: Courier
+    settings: ProviderSettings
+    inline: bool
+    deadline: float | None
+    #: actions this worker recorded itself and has not sent yet (all others may have been sent)
+    fresh: set[int] = field(default_factory=set)
+    duplicate: bool = False
+    sent: dict[int, Sent] = field(default_factory=dict)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def advance(self) -> str:
+        """Delivers what it can; returns the round's status afterwards."""
+        while True:
+            action = next((a for a in self.rnd.actions if a.open), None)
+            if action is None:
+                return self.finish()
+            if not self.inline and self.rnd.settle_by is not None and self.now() > self.rnd.settle_by:
+                return self.park_the_rest()
+            if deadlines.left(self.deadline) < self.courier.client.policy.attempt_seconds:
+                return self.hand_over(action)  # no time for another call: settlement goes on
+            if action.needs_standing_bet and not standing_bets(self.rnd.actions):
+                outbox.set_state([action], "cancelled", note="no bet of the round stands: no closing credit")
+                continue
+            if action.type == "bet" and action.id not in self.fresh:
+                if not credited(self.rnd.actions):
+                    self.compensate(action, "recorded but possibly sent by a worker that stopped")
+                    continue
+            result = self.send(action)
+            if result.definitive:
+                code = result_code(result)
+                state = "parked" if owed_and_refused(action, code) else "delivered"
+                note = f"final answer {code} for owed money" if state == "parked" else None
+                self.record(action, result, state, note=note)
+                if state == "parked":
+                    count("ParkedSettlements")
+                    logger.warning("settlement parked", extra={"transaction_id": action.transaction_id, "code": code})
+                continue
+            if action.type == "bet" and not credited(self.rnd.actions):
+                self.record(action, result, "cancelled", note="undecided: compensated by a rescue rollback")
+                self.compensate(action, None)
+                continue
+            # owed (or a debit in a credited round): retried until final, later actions wait
+            self.record(action, result, "queued", next_attempt_at=self.next_attempt(action))
+            return self.to_settlement(action)
+
+    def send(self, action: Action) -> CallResult:
+        """Inline: the client's immediate attempts (twice over with duplicate callbacks);
+        durable: one attempt per run, the backoff lies between runs."""
+        attempts = None if self.inline else 1
+        first = self.courier.send(action, max_attempts=attempts, deadline=self.deadline)
+        if not (self.duplicate and self.inline):
+            self.sent[action.id] = Sent(first)
+            return first
+        second = self.courier.send(action, max_attempts=attempts, deadline=self.deadline)
+        decided = first if first.definitive or not second.definitive else second  # a decided answer wins
+        other = second if decided is first else first
+        combined = CallResult(other.attempts + decided.attempts, decided.headers)
+        self.sent[action.id] = Sent(combined, second, first)
+        return combined
+
+    def record(self, action: Action, result: CallResult, state: str, **kwargs: Any) -> None:
+        extra = None if self.inline else {"durable": True}
+        outbox.record_attempts(action, result, state, code=result_code(result), attempts_extra=extra, **kwargs)
+
+    def compensate(self, bet: Action, note: str | None) -> None:
+        """Rescue rollbacks of an undecided debit and of every other bet that stands; the
+        round's later actions are cancelled (§7a)."""
+        if note is not None:
+            outbox.set_state([bet], "cancelled", note=f"undecided ({note}): compensated by a rescue rollback")
+        later = [a for a in self.rnd.actions if a.open and a.id > bet.id and not a.rescue]
+        outbox.set_state(later, "cancelled", note="cancelled: an earlier bet of the round is undecided")
+        rescued = {a.payload.get("betTransactionId") for a in self.rnd.actions if a.rescue}
+        targets = [bet] + [b for b in standing_bets(self.rnd.actions) if b.id != bet.id]
+        planned = [
+            Planned(
+                index=target.index,
+                type="rollback",
+                transaction_id=rescue_rollback_id(target.transaction_id),
+                amount=target.amount,
+                rescue=True,
+                payload={
+                    "transactionId": rescue_rollback_id(target.transaction_id),
+                    "betTransactionId": target.transaction_id,
+                    "roundId": self.rnd.round_id,
+                },
             )
-        raise NotDelivered(f"casino answered {result.status or 'nothing'}")
-    return result
+            for target in targets
+            if target.transaction_id not in rescued
+        ]
+        known = {a.id for a in self.rnd.actions}
+        outbox.record(self.rnd, planned, state="pending" if self.inline else "queued")
+        if self.inline:
+            self.fresh |= {a.id for a in self.rnd.actions if a.id not in known}
+        count("RescueRollbacks")
+
+    def hand_over(self, action: Action) -> str:
+        """Out of time: the round's undelivered actions go to durable settlement as they are."""
+        outbox.set_state([a for a in self.rnd.actions if a.open], "queued", next_attempt_at=self.now())
+        return self.to_settlement(action)
+
+    def to_settlement(self, action: Action) -> str:
+        later = [a for a in self.rnd.actions if a.open and a.id > action.id and a.state != "queued"]
+        outbox.set_state(later, "queued", next_attempt_at=self.now())
+        count("QueuedSettlements")
+        return "pending_settlement"
+
+    def next_attempt(self, action: Action) -> datetime:
+        """Backoff between durable deliveries of one action: base * 2^(n-1), capped, jittered."""
+        failures = sum(1 for a in action.attempts if a.get("durable")) + (0 if self.inline else 1)
+        failures = max(1, failures)
+        delay = min(
+            self.settings.settlement_backoff_max_seconds, self.settings.settlement_backoff_base_seconds * 2 ** (failures - 1)
+        )
+        return self.now() + timedelta(seconds=delay * _rng.uniform(0.5, 1.0))
+
+    def park_the_rest(self) -> str:
+        """The horizon has passed: what is still undelivered is parked for an operator."""
+        left = [a for a in self.rnd.actions if a.open]
+        outbox.set_state(left, "parked", note="undelivered at the settlement horizon")
+        count("ParkedSettlements")
+        logger.warning("settlement horizon passed", extra={"round_id": self.rnd.round_id, "parked": len(left)})
+        return "pending_settlement"
+
+    def finish(self) -> str:
+        """Every action has its final answer: the round ends."""
+        actions = self.rnd.actions
+        if any(a.state == "parked" and a.final_status is None for a in actions):
+            return "pending_settlement"  # an operator retries or resolves what was parked
+        if any(a.rescue for a in actions):
+            return "cancelled"
+        if any(a.type in ("win", "close") and a.ok and a.payload.get("roundClosed") for a in actions):
+            return "completed"
+        if not standing_bets(actions) and not credited(actions):
+            return "cancelled"  # nothing stands and nothing was paid: nothing to close
+        return "open"  # played but not closed (explicit actions): the sweeper closes it later
+
+
+def owner_id(kind: str) -> str:
+    return f"{kind}:{uuid.uuid4().hex[:12]}"
+
+
+def lease_seconds(deadline: float | None, settings: ProviderSettings) -> float:
+    left = deadlines.left(deadline)
+    budget = settings.round_inline_budget_seconds if left == float("inf") else left
+    return budget + settings.invocation_margin_seconds + 5
+
+
+# ------------------------------------------------------------------ durable workers
+
+
+@dataclass
+class RunSummary:
+    rounds: int = 0
+    delivered: int = 0
+    finished: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rounds": self.rounds, "delivered": self.delivered, "finished": self.finished}
+
+
+def _work_on(
+    round_pk: int,
+    kind: str,
+    statuses: tuple[str, ...],
+    deadline: float | None,
+    settings: ProviderSettings,
+    summary: RunSummary,
+    *,
+    close_idle: bool = False,
+) -> None:
+    owner = owner_id(kind)
+    rnd = outbox.lease(round_pk, owner, lease_seconds(deadline, settings), statuses)
+    if rnd is None:
+        return  # another worker has it
+    summary.rounds += 1
+    status = rnd.status
+    try:
+        courier = courier_for(rnd, settings)
+        if courier is None:
+            outbox.set_state([a for a in rnd.actions if a.open], "parked", note="the round's provider session is gone")
+            status = "pending_settlement"
+            return
+        engine = Engine(rnd, courier, settings, inline=False, deadline=deadline)
+        status = engine.advance()
+        if status == "open" and close_idle:
+            status = close_round(engine)
+        summary.delivered += sum(1 for s in engine.sent.values() if s.result.definitive)
+        summary.finished[status] = summary.finished.get(status, 0) + 1
+    finally:
+        outbox.release(rnd, owner, status)
+
+
+def close_round(engine: Engine) -> str:
+    """A round played to its end but never closed (no activity for ROUND_TIMEOUT_SECONDS):
+    the sweeper closes it with a credit of 0, delivered like any owed action."""
+    rnd = engine.rnd
+    txid = f"{rnd.round_id[:100]}:sweep-close"
+    payload = {"transactionId": txid, "roundId": rnd.round_id, "amount": 0, "currency": _currency(rnd), "roundClosed": True}
+    outbox.record(
+        rnd, [Planned(index=len(rnd.actions), type="close", transaction_id=txid, amount=0, payload=payload)], state="queued"
+    )
+    return engine.advance()
+
+
+def _currency(rnd: Round) -> str:
+    session = outbox.session_of(rnd)
+    return str(session["currency"]) if session else "USD"
+
+
+def drain(deadline: float | None = None, settings: ProviderSettings | None = None) -> RunSummary:
+    """One settlement run: every round whose first undelivered action is due, oldest first,
+    until the batch or the time is used up."""
+    settings = settings or get_settings()
+    summary = RunSummary()
+    for round_pk in outbox.due_rounds(settings.settlement_batch_rounds):
+        if deadlines.left(deadline) < 2 * settings.retry_policy().attempt_seconds:
+            break
+        _work_on(round_pk, "settle", ("pending_settlement",), deadline, settings, summary)
+    return summary
+
+
+def sweep(
+    deadline: float | None = None, settings: ProviderSettings | None = None, timeout_seconds: int | None = None
+) -> RunSummary:
+    """Finishes every round left open longer than ROUND_TIMEOUT_SECONDS: a player that died
+    mid-round (its recorded actions are compensated or delivered) or a round played but
+    never closed (closed with a credit of 0, or cancelled when nothing stands)."""
+    settings = settings or get_settings()
+    timeout = settings.round_timeout_seconds if timeout_seconds is None else timeout_seconds
+    summary = RunSummary()
+    for round_pk in outbox.stale_rounds(timeout, settings.settlement_batch_rounds):
+        if deadlines.left(deadline) < 2 * settings.retry_policy().attempt_seconds:
+            break
+        _work_on(round_pk, "sweep", ("open",), deadline, settings, summary, close_idle=True)
+    return summary
+
+
+# ------------------------------------------------------------------ operator
+
+
+def retry(action_id: int, settings: ProviderSettings | None = None) -> bool:
+    """Puts a parked action back into durable settlement, with a fresh horizon."""
+    settings = settings or get_settings()
+    return outbox.retry_parked(action_id, settings.settlement_horizon_seconds)
+
+
+def resolve(action_id: int, note: str, settings: ProviderSettings | None = None) -> bool:
+    """Marks a parked action as resolved by an operator (e.g. paid by other means); its round
+    then ends."""
+    settings = settings or get_settings()
+    round_pk = outbox.resolve_parked(action_id, note)
+    if round_pk is None:
+        return False
+    owner = owner_id("operator")
+    rnd = outbox.lease(round_pk, owner, 30, ("pending_settlement", "open"))
+    if rnd is not None:
+        status = rnd.status
+        try:
+            if not any(a.open for a in rnd.actions):
+                courier = Courier(SignedClient("", ""), "", "")  # nothing left to send
+                status = Engine(rnd, courier, settings, inline=False, deadline=None).finish()
+        finally:
+            outbox.release(rnd, owner, status)
+    return True

@@ -3,6 +3,11 @@ errors become HTTP.
 
 Flow of every request: raw bytes (base64 aware) -> size -> signature (where signed) ->
 strict model -> one domain call -> response. Nothing goes back a step.
+
+Events: a REST API proxy event (what template.yaml deploys and the local API builds) or an
+HTTP API one (payload format 1.0 is the REST shape; 2.0 is mapped by Powertools' data class);
+anything else is refused with a 400 naming the event, inside the guarded section like every
+other failure.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pydantic
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
 from ..contract import errors, signing
+from . import deadline
 from .observability import count, dimension, logger, metrics, traced
 
 MAX_BODY_BYTES = 65_536
@@ -24,16 +30,40 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[dict, Any], dict]
 #: the secrets a signed endpoint accepts (current first, then previous during a rotation)
 Secrets = Callable[[], Sequence[str]]
+ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2
 
 
-def raw_body(event: APIGatewayProxyEvent) -> bytes:
+def proxy_event(event: Any) -> ProxyEvent:
+    """The API Gateway proxy event behind a Lambda event: REST (v1), HTTP API payload 1.0 (the
+    same shape) or 2.0; anything else is a 400 (field "event"), never a KeyError."""
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        if event.get("version") == "2.0" and isinstance(context, dict) and isinstance(context.get("http"), dict):
+            return APIGatewayProxyEventV2(event)
+        if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
+            return APIGatewayProxyEvent(event)
+    raise errors.ValidationError(
+        "This function serves API Gateway proxy events only.",
+        details=[{"field": "event", "message": "Not an API Gateway proxy event (REST API, or HTTP API payload 1.0 or 2.0)."}],
+    )
+
+
+def received_body(event: ProxyEvent) -> tuple[bytes, bool]:
+    """The body's bytes and whether they are what the client sent. A body marked base64 that
+    does not decode has no decoded bytes: its text as received is returned (False), so size
+    and signature are still checked first (§4: size -> signature -> JSON) and an unsigned
+    junk body is a 401, not a 400."""
     body = event.body or ""
     if event.is_base64_encoded:
         try:
-            return base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True), True
         except (binascii.Error, ValueError):
-            raise errors.ValidationError(details=[{"field": "body", "message": "Body is not valid base64."}]) from None
-    return body.encode("utf-8", "surrogatepass")
+            return body.encode("utf-8", "surrogatepass"), False
+    return body.encode("utf-8", "surrogatepass"), True
+
+
+def not_base64() -> errors.ValidationError:
+    return errors.ValidationError(details=[{"field": "body", "message": "Body is not valid base64."}])
 
 
 def check_size(body: bytes) -> None:
@@ -46,20 +76,52 @@ def verify_signature(body: bytes, signature: str | None, secrets: Sequence[str])
         raise errors.InvalidSignature()
 
 
+NOT_AN_OBJECT = {"field": "body", "message": "The body must be a JSON object."}
+MESSAGES = {"missing": "Field required.", "string_unicode": "Must be valid Unicode text (a lone surrogate is not)."}
+
+
 def parse(model: type[M], body: bytes) -> M:
     """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field."""
     try:
         return model.model_validate_json(body)
     except pydantic.ValidationError as exc:
-        details = []
-        for err in exc.errors(include_url=False, include_input=False):
-            loc = [str(part) for part in err["loc"]]
-            if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
-                details.append({"field": "body", "message": "The body must be a JSON object."})
-                continue
-            message = "Field required." if err["type"] == "missing" else err["msg"]
-            details.append({"field": ".".join(loc), "message": message})
+        details = _details(exc)
+        if details == [NOT_AN_OBJECT]:
+            details = _fields_the_json_parser_hid(model, body) or details
         raise errors.ValidationError(details=details) from None
+
+
+def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
+    details = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in err["loc"]]
+        if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
+            details.append(NOT_AN_OBJECT)
+            continue
+        details.append({"field": ".".join(loc), "message": MESSAGES.get(err["type"], err["msg"])})
+    return details
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _fields_the_json_parser_hid(model: type[M], body: bytes) -> list[dict[str, str]] | None:
+    """pydantic's JSON parser refuses a whole body for one string escape it cannot decode (a
+    lone surrogate such as "\\ud800"), so its error names no field. The standard library
+    decodes such strings; validating that result names the field(s). Only ever a better error:
+    a body the model then accepts (the bad string was in an ignored field) stays refused."""
+    try:
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        return _details(exc)
+    return None
 
 
 def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
@@ -92,28 +154,45 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return error_response(errors.InternalError())
 
 
-def api_handler(work: Callable[[APIGatewayProxyEvent], dict[str, Any]]) -> Handler:
-    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping."""
+def api_handler(work: Callable[[ProxyEvent], dict[str, Any]]) -> Handler:
+    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping.
+    Everything that reads the event runs inside the guarded section."""
+
+    def serve(event: Any) -> dict[str, Any]:
+        request = proxy_event(event)
+        context = event.get("requestContext")
+        request_id = context.get("requestId") if isinstance(context, dict) else None
+        if isinstance(request_id, str):
+            logger.set_correlation_id(request_id)
+        dimension("endpoint", _path(request) or "unknown")
+        count("Requests")
+        return work(request)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict, context: Any) -> dict:
-        request = APIGatewayProxyEvent(event)
-        logger.set_correlation_id(request.request_context.request_id)
-        dimension("endpoint", request.path or "unknown")
-        count("Requests")
-        return _guarded(lambda: work(request))
+        deadline.start(context)
+        return _guarded(lambda: serve(event))
 
     return handler
 
 
-def read_body(request: APIGatewayProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
-    """The raw body, size-checked and - for signed endpoints - verified before any parsing."""
-    body = raw_body(request)
+def _path(request: ProxyEvent) -> str | None:
+    if isinstance(request, APIGatewayProxyEventV2):
+        return request.raw_path or None  # .path needs requestContext.stage, which is optional here
+    return request.path
+
+
+def read_body(request: ProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
+    """The raw body, size-checked and - for signed endpoints - verified before any parsing
+    (a body marked base64 that does not decode is refused only after both)."""
+    body, decoded = received_body(request)
     check_size(body)
     if signature_header and secrets is not None:
         verify_signature(body, request.headers.get(signature_header), secrets())
+    if not decoded:
+        raise not_base64()
     return body
 
 
@@ -126,7 +205,7 @@ def json_endpoint(
 ) -> Handler:
     """A JSON endpoint answering 200 with operation(parsed); signed when a header is given."""
 
-    def work(request: APIGatewayProxyEvent) -> dict[str, Any]:
+    def work(request: ProxyEvent) -> dict[str, Any]:
         body = read_body(request, signature_header=signature_header, secrets=secrets)
         return ok(operation(parse(model, body)))
 

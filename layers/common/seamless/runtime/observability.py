@@ -45,6 +45,12 @@ def count(name: str) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
+def gauge(name: str, value: float) -> None:
+    """A value the alarms watch (e.g. parked settlements), published with this invocation."""
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
 def dimension(name: str, value: str) -> None:
     if not is_metrics_disabled():
         metrics.add_dimension(name=name, value=value)

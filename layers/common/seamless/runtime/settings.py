@@ -8,6 +8,7 @@ client budgets). Each side extends it with its own settings (`seamless.casino.se
 from __future__ import annotations
 
 import json
+import logging
 import os
 from functools import cache
 from typing import Any, TypeVar
@@ -15,11 +16,13 @@ from typing import Any, TypeVar
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, Field, SecretStr
 
+from ..contract import errors
 from ..contract.client import RetryPolicy
 
 CASINO_ROLE = "casino_app"
 PROVIDER_ROLE = "provider_app"
 S = TypeVar("S", bound="CommonSettings")
+log = logging.getLogger(__name__)
 
 
 class CommonSettings(BaseModel):
@@ -113,6 +116,22 @@ class CommonSettings(BaseModel):
             **tls,
         )
 
+    def secrets(self, name: str) -> list[str]:
+        """What a receiver accepts for secret `name` (docs/protocol.md §2, rotation): the
+        current value, then the previous one while a rotation is under way - Secrets
+        Manager's AWSPREVIOUS stage, or `<NAME>_PREVIOUS` locally."""
+        values = [self.secret(name)]
+        arn: str | None = getattr(self, f"{name}_arn", None)
+        previous: str | None = None
+        if arn:
+            previous = fetch_secret(arn, self.secrets_cache_seconds, stage="AWSPREVIOUS", missing_ok=True)
+        else:
+            value: SecretStr | None = getattr(self, f"{name}_previous", None)
+            previous = value.get_secret_value() if value is not None else None
+        if previous and previous not in values:
+            values.append(previous)
+        return values
+
     def secret(self, name: str) -> str:
         """A secret by field name: from Secrets Manager when `<name>_arn` is set, else its value."""
         arn: str | None = getattr(self, f"{name}_arn", None)
@@ -124,12 +143,46 @@ class CommonSettings(BaseModel):
         return value.get_secret_value()
 
 
-def fetch_secret(arn: str, max_age: int) -> str:
-    """A Secrets Manager secret string, cached by Powertools for max_age seconds."""
-    from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
+_previous_stage: Any = None
 
-    value: Any = parameters.get_secret(arn, max_age=max_age)
+
+def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok: bool = False) -> str:
+    """A Secrets Manager secret string (its AWSCURRENT version, or `stage`), cached by
+    Powertools for max_age seconds.
+
+    A failed fetch (Secrets Manager unreachable, throttled, denied) is 503 SERVICE_UNAVAILABLE:
+    the request cannot be checked or served now and a retry may succeed; nothing was done.
+    With missing_ok, a stage that cannot be read (a secret never rotated has no AWSPREVIOUS)
+    is the empty string: the current secret alone is accepted then."""
+    # boto3 only where secrets are used
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    global _previous_stage
+    try:
+        if stage is None:
+            value: Any = parameters.get_secret(arn, max_age=max_age)
+        else:
+            # Powertools caches by name only, so another stage needs a provider (cache) of its own.
+            if _previous_stage is None:
+                _previous_stage = parameters.SecretsProvider()
+            value = _previous_stage.get(arn, max_age=max_age, VersionStage=stage)
+    except GetParameterError as exc:
+        if missing_ok:
+            return ""
+        # Powertools wraps whatever went wrong (its __context__); only its type is logged
+        log.warning("secret fetch failed: %s", type(exc.__context__ or exc).__name__)
+        raise errors.ServiceUnavailable("A secret could not be read from the secret store. It is safe to retry.") from None
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
+
+
+def clear_secret_caches() -> None:
+    """Forget cached secrets (tests that rotate a secret)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    if _previous_stage is not None:
+        _previous_stage.clear_cache()
 
 
 @cache
