@@ -6,10 +6,11 @@ PYTHON ?= $(shell scripts/find-python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
+SCAN := .venv-scan
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check openapi-check \
-        migrate seed reset reconcile events simulate settle sweep invoke clean certify browser
+.PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check scan-tools openapi-check \
+        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -87,10 +88,20 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 tools: $(TOOLS)/.installed
 
-sam-check: tools  ## sam validate --lint, cfn-lint and sam build (needs python3.12)
+$(SCAN)/.installed: requirements-scan.txt
+	@test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	@$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@
+
+scan-tools: $(SCAN)/.installed
+
+sam-check: tools scan-tools  ## sam validate --lint, cfn-lint, rendered-template checks, checkov and sam build (needs python3.12)
 	scripts/sam-check.sh
 
-migrate seed reconcile events simulate settle sweep: venv  ## (settle: one durable-settlement run; sweep: finish rounds left open)
+rds-ca:  ## before `sam build` for a deploy: the RDS CA bundle into the layer (DATABASE_SSLROOTCERT)
+	scripts/fetch-rds-ca.sh
+
+migrate seed reconcile purge events simulate settle sweep: venv  ## (settle: one durable-settlement run; sweep: finish rounds left open; purge: the retention jobs)
 	$(PY) -m devtools $@
 
 reset: venv

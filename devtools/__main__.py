@@ -1,5 +1,5 @@
-"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | settle | sweep | settlement |
-invoke | events | openapi | simulate | certify"""
+"""python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | purge | settle | sweep |
+settlement | invoke | events | openapi | simulate | certify"""
 
 from __future__ import annotations
 
@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reset", help="drop and recreate the schema, then migrate and seed")
     p.add_argument("--local", action="store_true", help="confirm the database is a local one")
     sub.add_parser("reconcile", help="check §9 for every wallet and the provider's records (§7a); exit 1 on a mismatch")
+    sub.add_parser("purge", help="run both sides' retention jobs once, as the deployed functions do (docs/retention.md)")
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
@@ -211,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         admin.seed(url)
     elif args.command == "reset":
         admin.reset(url, local_ok=args.local)
+    elif args.command == "purge":
+        from seamless.runtime.retention import purge_casino, purge_provider
+
+        print(json.dumps({"casino": purge_casino(), "provider": purge_provider()}))
     elif args.command == "reconcile":
         result = admin.reconcile(url)
         print(result.table())

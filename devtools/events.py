@@ -123,6 +123,18 @@ def build() -> dict[str, dict[str, Any]]:
     events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
     events["migrate"] = {}
+    # CasinoRetentionFunction / ProviderRetentionFunction: the EventBridge schedule's event
+    events["retention"] = {
+        "version": "0",
+        "id": "00000000-0000-4000-8000-000000000002",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-11-24T03:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/retention"],
+        "detail": {},
+    }
     return events
 
 

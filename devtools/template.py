@@ -1,6 +1,12 @@
 """Reads template.yaml, the single source of routes, handlers, environment and layers, for
 the local API and `invoke`. Understands the CloudFormation short tags it needs (!Ref and
-!Sub of parameters); anything that only exists in AWS resolves to None."""
+!Sub of parameters); anything that only exists in AWS resolves to None.
+
+The local API serves every function, whatever its Condition (the test driver included:
+docs/protocol.md §6), with the parameter values of LOCAL_PARAMETERS over the defaults.
+`deployed()` instead renders what a stack with given parameter values would hold: Conditions
+evaluated, resources whose Condition is false removed, Fn::If resolved - the same resolver
+works on SAM's transformed output (scripts/check_template.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ import yaml
 from . import ROOT
 
 TEMPLATE = ROOT / "template.yaml"
+SAMCONFIG = ROOT / "samconfig.toml"
+#: the local API's own parameter values: no TLS on the local socket (DATABASE_URL says how to
+#: connect), and the test driver is always there
+LOCAL_PARAMETERS: dict[str, Any] = {"DatabaseSslMode": "prefer", "DatabaseSslRootCert": None, "EnableTestDriver": "true"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -104,7 +114,8 @@ def rate_seconds(expression: str) -> float | None:
 class Template:
     def __init__(self, path: Path = TEMPLATE) -> None:
         self.doc = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-        self.parameters = {k: v.get("Default") for k, v in (self.doc.get("Parameters") or {}).items()}
+        self.defaults = {k: v.get("Default") for k, v in (self.doc.get("Parameters") or {}).items()}
+        self.parameters = {**self.defaults, **{k: v for k, v in LOCAL_PARAMETERS.items() if k in self.defaults}}
         self.resources: dict[str, dict] = self.doc["Resources"]
         self.functions = self._functions()
 
@@ -163,9 +174,101 @@ class Template:
             out[logical_id] = fn
         return out
 
+    def deployed(self, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+        """The template as a stack with these parameter values (defaults for the rest) would
+        hold it: see render()."""
+        return render(self.doc, {**self.defaults, **(overrides or {})})
+
     def environment(self) -> dict[str, str]:
         """Every function's template environment (the local API serves them in one process)."""
         env: dict[str, str] = {}
         for fn in self.functions.values():
             env.update(fn.environment)
         return env
+
+
+# ------------------------------------------------------------------ rendering for a stack
+
+
+def samconfig_parameters(env: str = "default", path: Path = SAMCONFIG) -> dict[str, str]:
+    """The parameter_overrides of samconfig.toml's `env` for `sam deploy` ("K=V K=V")."""
+    import shlex
+    import tomllib
+
+    config = tomllib.loads(path.read_text())
+    overrides = config.get(env, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", "")
+    return dict(item.split("=", 1) for item in shlex.split(overrides))
+
+
+def _param(params: dict[str, Any], name: str) -> Any:
+    value = params.get(name)
+    return "" if value is None else value
+
+
+def _value(node: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """The value of an intrinsic in a Condition (Ref of a parameter, Join, the condition
+    functions); what only AWS knows stays as it is."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref" and arg in params:
+            return _param(params, arg)
+        if key == "Condition":
+            return conditions[arg]
+        if key == "Fn::Equals":
+            left, right = (_value(a, params, conditions) for a in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not _value(arg[0], params, conditions)
+        if key == "Fn::And":
+            return all(_value(a, params, conditions) for a in arg)
+        if key == "Fn::Or":
+            return any(_value(a, params, conditions) for a in arg)
+        if key == "Fn::Join":
+            items = _value(arg[1], params, conditions)
+            if isinstance(items, str):  # a CommaDelimitedList parameter
+                items = items.split(",")
+            return arg[0].join(str(i) for i in items)
+    return node
+
+
+def evaluate_conditions(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, bool]:
+    conditions: dict[str, bool] = {}
+    pending = dict(doc.get("Conditions") or {})
+    while pending:  # conditions may name each other, in any order
+        for name, expr in list(pending.items()):
+            try:
+                conditions[name] = bool(_value(expr, params, conditions))
+            except KeyError:
+                continue
+            del pending[name]
+    return conditions
+
+
+def _strip(node: Any, conditions: dict[str, bool]) -> Any:
+    _gone = object()
+
+    def walk(n: Any) -> Any:
+        if isinstance(n, dict):
+            if set(n) == {"Fn::If"}:
+                name, yes, no = n["Fn::If"]
+                return walk(yes if conditions[name] else no)
+            if n == {"Ref": "AWS::NoValue"}:
+                return _gone
+            out = {k: walk(v) for k, v in n.items()}
+            return {k: v for k, v in out.items() if v is not _gone}
+        if isinstance(n, list):
+            return [v for v in (walk(i) for i in n) if v is not _gone]
+        return n
+
+    result = walk(node)
+    return None if result is _gone else result
+
+
+def render(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A (source or SAM-transformed) template as deployed with `params`: resources whose
+    Condition is false removed, Fn::If resolved, AWS::NoValue dropped."""
+    conditions = evaluate_conditions(doc, params)
+    resources = {k: v for k, v in doc["Resources"].items() if conditions.get(v.get("Condition", ""), True)}
+    rendered = _strip({**doc, "Resources": resources}, conditions)
+    rendered["Conditions"] = conditions
+    return rendered

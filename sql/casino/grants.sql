@@ -1,17 +1,55 @@
--- The casino role's grants, re-applied by every `migrate`: its own tables and the ledger
--- functions, nothing of the provider's (docs/protocol.md §9). The login roles themselves are
--- created by `migrate` (cluster-wide, with passwords from the environment).
+-- The casino role's grants, re-applied by every `migrate`: what the casino's code and its
+-- ledger functions run (seamless/casino/queries.py, sql/casino/functions/), per table and
+-- per column, and nothing of the provider's (docs/protocol.md §9). The table before/after is
+-- in docs/security.md; tests/integration/test_grants.py runs every refused statement as the
+-- role. The login roles themselves are created by `migrate` (cluster-wide, with SCRAM
+-- verifiers of the passwords in their secrets).
 
 -- A recreated public schema (reset) grants nothing by default: say it explicitly.
 GRANT USAGE ON SCHEMA public TO casino_app;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM public;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM public;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ledger FROM public;
+-- Start from nothing, so a database migrated with broader grants loses them (this also
+-- revokes the column privileges).
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM casino_app;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON
-    casino_users, casino_wallets, casino_game_providers, casino_games, casino_game_sessions,
-    casino_rounds, casino_transactions, casino_bet_claims
-TO casino_app;
-GRANT SELECT ON casino_error_catalog TO casino_app;
+-- Read only: players, games, providers (their api_base_url decides where live session tokens
+-- are sent), the error catalogue.
+GRANT SELECT ON casino_users, casino_games, casino_game_providers, casino_error_catalog TO casino_app;
+
+-- Wallets: only their balances move; never created, deleted or moved to another player.
+GRANT SELECT, UPDATE (playable_balance, redeemable_balance, updated_at) ON casino_wallets TO casino_app;
+
+-- Sessions: launchGame creates one (its expiry computed by the database) and activates or
+-- fails it; nobody extends, re-points or deletes one.
+GRANT SELECT,
+      INSERT (id, token_hash, user_id, wallet_id, game_id, provider_id, currency, status, expires_at),
+      UPDATE (status, provider_session_id, launch_url)
+   ON casino_game_sessions TO casino_app;
+
+-- Ledger: a callback inserts its pending row and finishes it; a trigger refuses any change
+-- to a finished row (sql/casino/migrations/0002_security_ledger_guards.sql). No DELETE.
+GRANT SELECT,
+      INSERT (provider_id, transaction_id, kind, status, request_hash, session_id, user_id, wallet_id,
+              round_id, bet_transaction_id, amount, round_closed, invocation_id),
+      UPDATE (status, error_code, response_status, response_body, playable_delta, redeemable_delta,
+              balance_after, redeemable_after, amount, tombstone)
+   ON casino_transactions TO casino_app;
+
+-- Rounds: created by a callback, credited and closed; DELETE only for the refused request
+-- that created one (ledger.drop_round_if_created; a trigger refuses deleting a committed round).
+GRANT SELECT, INSERT (provider_id, round_id, session_id, wallet_id), UPDATE (has_credit, closed), DELETE
+   ON casino_rounds TO casino_app;
+
+-- Bet claims: DELETE for a refused rollback's own new tombstone, and for the retention purge
+-- of claims the ledger no longer reads (sql/casino/retention.sql).
+GRANT SELECT, INSERT (provider_id, transaction_id, claimed_by), DELETE ON casino_bet_claims TO casino_app;
+
 GRANT USAGE ON SCHEMA ledger TO casino_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO casino_app;
+
+-- The retention purge (sql/casino/retention.sql), run by CasinoRetentionFunction as this role.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA casino_retention FROM public;
+GRANT USAGE ON SCHEMA casino_retention TO casino_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA casino_retention TO casino_app;

@@ -20,9 +20,15 @@ def _load(name: str) -> dict:
 
 
 def test_every_function_has_an_event():
-    functions = {spec[0] for spec in API_EVENTS.values()} | {"SettlementFunction", "RoundSweeperFunction", "MigrateFunction"}
+    functions = {spec[0] for spec in API_EVENTS.values()} | {
+        "SettlementFunction",
+        "RoundSweeperFunction",
+        "MigrateFunction",
+        "CasinoRetentionFunction",
+        "ProviderRetentionFunction",
+    }
     assert functions == set(template().functions)
-    for name in [*API_EVENTS, "settlement", "sweeper", "migrate"]:
+    for name in [*API_EVENTS, "settlement", "sweeper", "migrate", "retention"]:
         assert (EVENTS / f"{name}.json").is_file(), name
 
 

@@ -22,7 +22,7 @@ CREATE SCHEMA ledger;
 CREATE FUNCTION ledger.request_hash(
     p_endpoint TEXT, p_user UUID, p_currency TEXT, p_round TEXT, p_amount BIGINT,
     p_bet TEXT, p_closed BOOLEAN)
-RETURNS BYTEA LANGUAGE sql IMMUTABLE AS $$
+RETURNS BYTEA LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
     -- The normalised fields of docs/protocol.md §5, not the raw body: key order, whitespace and
     -- unknown fields do not change the hash; the player is resolved from the token.
     SELECT sha256(convert_to(
@@ -32,7 +32,7 @@ $$;
 
 CREATE FUNCTION ledger.error_body(p_code TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
     OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     SELECT c.http_status,
            (jsonb_build_object('error', jsonb_build_object('code', c.code, 'message', c.message))
@@ -48,7 +48,7 @@ END $$;
 CREATE FUNCTION ledger.session_by_token(p_token_hash BYTEA)
 RETURNS TABLE (session_id UUID, user_id UUID, wallet_id BIGINT, provider_id BIGINT,
                currency TEXT, expired BOOLEAN, blocked BOOLEAN, min_bet BIGINT, max_bet BIGINT)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT gs.id, gs.user_id, gs.wallet_id, gs.provider_id, gs.currency::text,
            gs.expires_at <= now(), u.status = 'blocked', g.min_bet, g.max_bet
       FROM casino_game_sessions gs
@@ -74,7 +74,7 @@ $$;
 -- Unknown token: the request cannot be the same as any stored one (its player cannot be
 -- resolved), so a known transactionId is a conflict; otherwise SESSION_NOT_FOUND.
 CREATE FUNCTION ledger.unknown_session(p_transaction_id TEXT, OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF p_transaction_id IS NOT NULL
        AND EXISTS (SELECT 1 FROM ledger.stored_transaction(p_transaction_id)) THEN
@@ -95,7 +95,7 @@ CREATE FUNCTION ledger.claim_transaction(
     p_session UUID, p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT,
     p_amount BIGINT, p_closed BOOLEAN, p_invocation UUID,
     OUT row_id BIGINT, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_existing RECORD;
 BEGIN
@@ -125,7 +125,7 @@ END $$;
 -- Stores a business rejection as the final answer for the transactionId.
 CREATE FUNCTION ledger.reject(p_row BIGINT, p_code TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
     OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
     SELECT * INTO status, body FROM ledger.error_body(p_code, p_extra);
@@ -140,7 +140,7 @@ CREATE FUNCTION ledger.accept(
     p_row BIGINT, p_transaction_id TEXT, p_playable_delta BIGINT, p_redeemable_delta BIGINT,
     p_balance BIGINT, p_redeemable BIGINT, p_currency TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
     OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
     status := 200;
@@ -163,7 +163,7 @@ CREATE FUNCTION ledger.lock_round(
     p_provider BIGINT, p_round TEXT, p_session UUID, p_wallet BIGINT, p_create BOOLEAN,
     OUT round_found BOOLEAN, OUT created BOOLEAN, OUT session_id UUID, OUT has_credit BOOLEAN,
     OUT closed BOOLEAN)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     created := false;
     SELECT r.session_id, r.has_credit, r.closed INTO session_id, has_credit, closed
@@ -190,7 +190,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION ledger.drop_round_if_created(p_provider BIGINT, p_round TEXT, p_created BOOLEAN)
-RETURNS VOID LANGUAGE plpgsql AS $$
+RETURNS VOID LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF p_created THEN
         DELETE FROM casino_rounds WHERE provider_id = p_provider AND round_id = p_round;
@@ -203,7 +203,7 @@ END $$;
 CREATE FUNCTION ledger.reject_dropping_round(
     p_row BIGINT, p_code TEXT, p_provider BIGINT, p_round TEXT, p_created BOOLEAN,
     p_extra JSONB DEFAULT '{}'::JSONB, OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     PERFORM ledger.drop_round_if_created(p_provider, p_round, p_created);
     SELECT * INTO status, body FROM ledger.reject(p_row, p_code, p_extra);

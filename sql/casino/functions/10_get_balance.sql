@@ -3,7 +3,7 @@
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.get_balance(p_token_hash BYTEA,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
     v_wallet RECORD;

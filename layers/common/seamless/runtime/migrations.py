@@ -5,8 +5,10 @@ SQL by owner: sql/casino/ and sql/provider/. Numbered files in each side's migra
 applied once each (recorded in schema_migrations as "<side>/<file>", with a checksum). The
 casino's ledger functions live in their own schema, `ledger`, which every migrate drops and
 creates again from sql/casino/functions/ (so a changed signature needs no DROP FUNCTION of
-its own); then each side's grants.sql is re-applied and the error catalogue is copied from
-contract/errors.py. Idempotent; one migrate at a time.
+its own), and so do each side's retention functions (sql/<side>/retention.sql); then the
+database's hardening (sql/database.sql) and each side's grants.sql are
+re-applied and the error catalogue is copied from contract/errors.py. Idempotent; one
+migrate at a time.
 """
 
 from __future__ import annotations
@@ -33,13 +35,21 @@ LEGACY_VERSIONS = {"0001_schema.sql": ("casino/0001_schema.sql", "provider/0001_
 ROLE_SETTINGS = {"statement_timeout": "5s", "lock_timeout": "3s", "idle_in_transaction_session_timeout": "10s"}
 
 
+def scram_verifier(conn: psycopg.Connection, role: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of a role's password (RFC 5802/7677, as PostgreSQL stores it:
+    `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`), computed here by libpq
+    (PQencryptPasswordConn, a fresh random salt each time). Only the verifier is sent: the
+    password never appears in SQL, so not in the server's statement log or pgaudit either."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+
+
 def ensure_roles(conn: psycopg.Connection) -> None:
     settings = common()
     for role in (CASINO_ROLE, PROVIDER_ROLE):
-        password = settings.role_password(role)
+        verifier = scram_verifier(conn, role, settings.role_password(role))
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(sql.SQL(verb), sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(sql.SQL(verb), sql.Identifier(role), sql.Literal(verifier)))
         for name, value in ROLE_SETTINGS.items():
             conn.execute(
                 sql.SQL("ALTER ROLE {} SET {} = {}").format(sql.Identifier(role), sql.Identifier(name), sql.Literal(value))
@@ -76,6 +86,9 @@ def migrate(url: str, *, quiet: bool = False) -> list[str]:
             conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE")
             for path in sorted(FUNCTIONS.glob("*.sql")):
                 conn.execute(path.read_text())
+            for side in SIDES:  # each side's retention purge, in its own schema (docs/retention.md)
+                conn.execute((SQL_DIR / side / "retention.sql").read_text())
+            conn.execute((SQL_DIR / "database.sql").read_text())
             for side in SIDES:
                 conn.execute((SQL_DIR / side / "grants.sql").read_text())
             for cls in errors.catalog():

@@ -37,7 +37,11 @@ class CommonSettings(BaseModel):
     provider_database_secret_arn: str | None = None
     #: RDS Proxy (or any) endpoint overriding the host in the database secrets
     database_host: str | None = None
+    #: libpq sslmode of connections built from a database secret (deployed): the template
+    #: sets verify-full; DATABASE_URL (local) carries its own
     database_sslmode: str = "prefer"
+    #: CA bundle the server's certificate must chain to (RDS and Amazon root CAs, inside the layer)
+    database_sslrootcert: str | None = None
     # Deployed: secrets live in AWS Secrets Manager, named by ARN, read through Powertools
     # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
     secrets_cache_seconds: int = Field(default=300, ge=0)
@@ -96,6 +100,12 @@ class CommonSettings(BaseModel):
 
     def _dsn_from_secret(self, arn: str) -> str:
         creds = json.loads(fetch_secret(arn, self.secrets_cache_seconds))
+        tls: dict[str, str] = {"sslmode": self.database_sslmode}
+        if self.database_sslrootcert:
+            if not os.path.isfile(self.database_sslrootcert):
+                # a deploy without the bundle (docs/security.md: `make rds-ca` before `sam build`)
+                raise RuntimeError(f"DATABASE_SSLROOTCERT {self.database_sslrootcert} does not exist")
+            tls["sslrootcert"] = self.database_sslrootcert
         return make_conninfo(
             "",
             host=self.database_host or creds["host"],
@@ -103,7 +113,7 @@ class CommonSettings(BaseModel):
             dbname=creds.get("dbname", "postgres"),
             user=creds["username"],
             password=creds["password"],
-            sslmode=self.database_sslmode,
+            **tls,
         )
 
     def secrets(self, name: str) -> list[str]:
