@@ -34,6 +34,9 @@ SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     "RoundSweeperFunction": frozenset({"CasinoHmacSecret", "ProviderDatabaseSecret"}),
     # open endpoint: only its database, no signing secret
     "ProviderHealthFunction": frozenset({"ProviderDatabaseSecret"}),
+    # support lookups (behind the operator API key): each side's database only, no signing secret
+    "TransactionsFunction": frozenset({"CasinoDatabaseSecret"}),
+    "ProviderRoundsFunction": frozenset({"ProviderDatabaseSecret"}),
     # admin for the schema; the two role secrets only to set the roles' passwords
     "MigrateFunction": frozenset({"DatabaseAdminSecretArn", "CasinoDatabaseSecret", "ProviderDatabaseSecret"}),
     # each side's retention job: its own database only
