@@ -15,3 +15,6 @@ TO casino_app;
 GRANT SELECT ON casino_error_catalog TO casino_app;
 GRANT USAGE ON SCHEMA ledger TO casino_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO casino_app;
+-- Ledger v2 writes each ledger row once, with casinoTransactionId (its id) in the stored body:
+-- the id is drawn from the identity's sequence first.
+GRANT USAGE ON SEQUENCE casino_transactions_id_seq TO casino_app;
