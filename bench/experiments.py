@@ -1,101 +1,185 @@
-"""python -m bench.experiments [--seconds S] [--rounds N]: the ledger's debit as it is beside two changes
-suggested by the benchmark, measured with pgbench in throwaway databases (the project's
-sql/ is not touched: each variant is applied to its own bench database only). Writes
-bench/experiments.md.
+"""python -m bench.experiments [--seconds S] [--rounds N]: the ledger's write path before (v1) and
+after (v2, issue 14) in the same run, each step apart, beside pgbench's TPC-B on the same server.
+Every variant is applied to a throwaway bench database of its own (the project's sql/ is not
+touched). Writes bench/experiments.md.
 
-- **wallet first**: casino_debit locks the wallet row (FOR NO KEY UPDATE) right after the
-  session lookup instead of after the idempotency row, bet claim and round inserts. Those
-  inserts' foreign-key checks take FOR KEY SHARE on the wallet row; on a hot wallet several
-  transactions hold it at once, so PostgreSQL records the lockers in MultiXacts (several per
-  debit) and the waiters do their inserts before queueing on the row.
-- **no provider/user/session FKs**: the ledger tables' foreign keys to casino_game_providers,
-  casino_users and casino_game_sessions dropped (the session row already ties the three).
-  Every concurrent debit takes FOR KEY SHARE on the one provider row: a MultiXact per debit.
+- **v1 (before)**: the ledger functions as of commit 9f645a3 (bench/ledger_v1.sql) and the schema
+  with every foreign key and default fillfactor: the ledger row inserted pending and updated with
+  its outcome, bet claim and round inserted before the wallet is locked, the round locked FOR
+  UPDATE by every callback.
+- **v1, no provider/user/session FKs**: v1 with only migration 0003's schema change (those keys
+  dropped, fillfactor set).
+- **v2, all FKs kept**: this branch's functions (wallet locked first, checks before any write, the
+  ledger row written once with its final outcome, no round lock) on the schema with every key.
+- **v2 (after)**: this branch as migrated: functions and migration 0003.
 
-Per variant: debits/s, MultiXacts created per debit (the server's counter, mxid_age('1')),
-WAL bytes per debit (server-wide position), at c=1, c=8 on distinct wallets and c=8 on one.
+Two measurements per variant:
+
+1. *Writes per callback*, exact and free of noise: 200 debits in one transaction of one
+   connection (then 200 closing credits of their rounds, then 200 debits each rolled back),
+   counted from pg_stat_xact_user_tables (rows inserted / updated / deleted, and HOT updates)
+   and the WAL insert position, then rolled back. One wallet, one session; WAL in one transaction
+   has no per-commit records, so these bytes are the rows' and locks' own.
+2. *pgbench* running the debit statement for S seconds after 1 s of warm-up at c=1, c=8 on
+   distinct wallets and c=8 on one hot wallet: debits/s, PostgreSQL CPU ms per debit (backends
+   and WAL writer from /proc), WAL bytes per debit (server-wide position) and MultiXacts created
+   per debit (mxid_age). TPC-B in the same rounds gives the same-run yardstick: rate ratio, CPU
+   ratio and WAL ratio of each variant's c=8 distinct-wallet debit to TPC-B's c=8 transaction.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 
 import psycopg
 
 from . import pgb
-from .harness import ROOT, Config, drop, prepare
+from .clients import token
+from .harness import ROOT, Config, drop, new_database, prepare
+from .probe import Probe
 
-ANCHOR = "        RETURN;\n    END IF;\n\n    SELECT * INTO v_claim FROM ledger.claim_transaction("
-DROP_FKS = """
-DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
-            WHERE contype = 'f'
-              AND conrelid IN ('casino_transactions'::regclass, 'casino_rounds'::regclass,
-                               'casino_bet_claims'::regclass)
-              AND confrelid IN ('casino_game_providers'::regclass, 'casino_users'::regclass,
-                                'casino_game_sessions'::regclass)
-  LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname); END LOOP;
-END $$;"""
-
-
-def debit_function() -> str:
-    text = (ROOT / "sql" / "casino" / "functions" / "20_debit.sql").read_text()
-    m = re.search(r"CREATE FUNCTION ledger\.debit\(.*?END \$\$;", text, re.S)
-    if not m or ANCHOR not in m.group(0):
-        raise SystemExit("ledger.debit changed shape: update bench/experiments.py")
-    return m.group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+V1_FUNCTIONS = ROOT / "bench" / "ledger_v1.sql"
+RESTORE_SCHEMA = """
+ALTER TABLE casino_transactions
+    ADD FOREIGN KEY (provider_id) REFERENCES casino_game_providers (id),
+    ADD FOREIGN KEY (user_id) REFERENCES casino_users (id),
+    ADD FOREIGN KEY (session_id) REFERENCES casino_game_sessions (id);
+ALTER TABLE casino_rounds
+    ADD FOREIGN KEY (provider_id) REFERENCES casino_game_providers (id),
+    ADD FOREIGN KEY (session_id) REFERENCES casino_game_sessions (id);
+ALTER TABLE casino_bet_claims ADD FOREIGN KEY (provider_id) REFERENCES casino_game_providers (id);
+ALTER TABLE casino_rounds RESET (fillfactor);
+ALTER TABLE casino_wallets RESET (fillfactor);
+"""
+REPACK = "VACUUM FULL casino_wallets"  # its rows were written under the migrated fillfactor
 
 
-def wallet_first() -> str:
-    return debit_function().replace(
-        ANCHOR,
-        "        RETURN;\n    END IF;\n    PERFORM 1 FROM casino_wallets WHERE id = v_session.wallet_id FOR NO KEY UPDATE;"
-        "\n\n    SELECT * INTO v_claim FROM ledger.claim_transaction(",
-        1,
-    )
+def v1_functions() -> str:
+    return "DROP SCHEMA ledger CASCADE;\n" + V1_FUNCTIONS.read_text()
 
 
-VARIANTS = {
-    "as is": [],
-    "wallet first": [wallet_first()],
-    "no provider/user/session FKs": [DROP_FKS],
-    "both": [DROP_FKS, wallet_first()],
+VARIANTS: dict[str, list[str]] = {
+    "v1 (before)": [RESTORE_SCHEMA, REPACK, v1_functions()],
+    "v1, no provider/user/session FKs": [v1_functions()],
+    "v2, all FKs kept": [RESTORE_SCHEMA, REPACK],
+    "v2 (after)": [],
 }
+TABLES = ("casino_transactions", "casino_bet_claims", "casino_rounds", "casino_wallets")
+CELLS = ((1, False), (8, False), (8, True))
 
 
-def measure(seconds: float, rounds: int) -> list[list[str]]:
-    rows = []
+@dataclass
+class Cell:
+    rate: float
+    pg_ms: float
+    wal: float
+    mx: float
+    failed: int
+
+    def text(self) -> str:
+        return f"{self.rate:.0f}/s, {self.pg_ms:.3f} ms, {self.wal:.0f} B, {self.mx:.2f} mx" + (
+            f", {self.failed} failed" if self.failed else ""
+        )
+
+
+def writes_per_callback(url: str, n: int = 200) -> dict[str, tuple[float, float, float, float, float]]:
+    """kind -> (rows inserted, updated, of which HOT, deleted, WAL bytes) per callback, from one
+    transaction that is rolled back."""
+    out: dict[str, tuple[float, float, float, float, float]] = {}
+    tok = ledger_token_hash(token(0))
+    tag = uuid.uuid4().hex[:8]
+    with psycopg.connect(url) as conn:
+
+        def counters() -> tuple[list[int], str]:
+            rows = conn.execute(
+                "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0), "
+                "coalesce(sum(n_tup_del), 0) FROM pg_stat_xact_user_tables WHERE relname = ANY(%s)",
+                (list(TABLES),),
+            ).fetchone()
+            lsn = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+            return [int(v) for v in rows], lsn[0]  # type: ignore[index, union-attr]
+
+        def step(kind: str, statements: list[tuple[str, tuple]]) -> None:
+            c0, l0 = counters()
+            for sql, params in statements:
+                status = conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+                assert status == 200, (kind, status)
+            c1, l1 = counters()
+            wal = conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (l1, l0)).fetchone()[0]  # type: ignore[index]
+            d = [(b - a) / len(statements) for a, b in zip(c0, c1, strict=True)]
+            out[kind] = (d[0], d[1], d[2], d[3], float(wal) / len(statements))
+
+        debit = "SELECT status FROM ledger.debit(%s, %s, %s, 1, 'USD')"
+        credit = "SELECT status FROM ledger.credit(%s, %s, %s, 2, 'USD', %s, true)"
+        rollback = "SELECT status FROM ledger.rollback(%s, %s, %s, %s)"
+        step("debit", [(debit, (tok, f"x-{tag}-d{i}", f"x-{tag}-r{i}")) for i in range(n)])
+        step("closing credit", [(credit, (tok, f"x-{tag}-c{i}", f"x-{tag}-r{i}", f"x-{tag}-d{i}")) for i in range(n)])
+        step("debit (to roll back)", [(debit, (tok, f"x-{tag}-e{i}", f"x-{tag}-s{i}")) for i in range(n)])
+        step("rollback (refund)", [(rollback, (tok, f"x-{tag}-b{i}", f"x-{tag}-e{i}", f"x-{tag}-s{i}")) for i in range(n)])
+        step("rollback (tombstone)", [(rollback, (tok, f"x-{tag}-t{i}", f"x-{tag}-u{i}", None)) for i in range(n)])
+        step("debit (replay)", [(debit, (tok, f"x-{tag}-d{i}", f"x-{tag}-r{i}")) for i in range(n)])
+        conn.rollback()
+    return out
+
+
+def ledger_token_hash(tok: str) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(tok.encode()).digest()
+
+
+def pgbench_cell(url: str, c: int, seconds: float, script: str | None, defines: dict | None, probe: Probe) -> Cell:
+    m0 = probe.conn.execute("SELECT mxid_age('1'::xid)").fetchone()[0]  # type: ignore[index]
+    run = pgb.PgbenchRun(url, c, 1, seconds, script, defines)
+    usage = probe.observe(run.started + 1, run.started + 1 + seconds, [run.proc.pid])
+    ops, window, _, failed = run.finish()
+    m1 = probe.conn.execute("SELECT mxid_age('1'::xid)").fetchone()[0]  # type: ignore[index]
+    # completions in the probe's window: ops/window is the rate, rate x usage.seconds the count
+    done = max(ops / window * usage.seconds, 1.0)
+    total = max(ops / window * (seconds + 1), 1.0)
+    return Cell(ops / window, 1000 * usage.pg / done, usage.wal_bytes / done, (m1 - m0) / total, failed)
+
+
+def measure(seconds: float, rounds: int) -> tuple[list[tuple[str, list[Cell]]], dict[str, dict], list[Cell]]:
+    rows: list[tuple[str, list[Cell]]] = []
+    writes: dict[str, dict] = {}
+    tpcb: list[Cell] = []
+    server, _ = "", ""
     for _ in range(rounds):
         for label, statements in VARIANTS.items():
             server, url = prepare(Config(wallets=8))
+            probe = Probe(url)
             try:
                 with psycopg.connect(url, autocommit=True) as conn:
                     for s in statements:
                         conn.execute(s)
-                    row = [label]
-                    for c, hot in ((1, False), (8, False), (8, True)):
-                        m0, w0 = conn.execute("SELECT mxid_age('1'::xid), pg_current_wal_lsn()").fetchone()  # type: ignore[misc]
-                        run = pgb.PgbenchRun(url, c, 1, seconds, pgb.debit_script(hot), {"wallets": 8})
-                        ops, window, _, failed = run.finish()
-                        # counters cover the warm-up too: divide by every accepted debit of the run
-                        m1, wal, n = conn.execute(
-                            "SELECT mxid_age('1'::xid), pg_wal_lsn_diff(pg_current_wal_lsn(), %s), "
-                            "count(*) FROM casino_transactions WHERE transaction_id LIKE %s",
-                            (w0, f"pgb-{run.run_tag}-%"),
-                        ).fetchone()  # type: ignore[misc]
-                        row.append(
-                            f"{ops / window:.0f}/s, {(m1 - m0) / max(n, 1):.2f} mx, "
-                            f"{float(wal) / max(n, 1):.0f} B" + (f", {failed} failed" if failed else "")
-                        )
-                    rows.append(row)
-                    print(" | ".join(row), file=sys.stderr, flush=True)
+                    conn.execute("ANALYZE")
+                writes.setdefault(label, writes_per_callback(url))
+                cells = [pgbench_cell(url, c, seconds, pgb.debit_script(hot), {"wallets": 8}, probe) for c, hot in CELLS]
+                rows.append((label, cells))
+                print(label, " | ".join(c.text() for c in cells), file=sys.stderr, flush=True)
             finally:
+                probe.close()
                 drop(server, url)
-    return rows
+        tpcb_url = new_database(server, "bench_tpcb")
+        probe = Probe(tpcb_url)
+        try:
+            pgb.init_tpcb(tpcb_url, 8)
+            tpcb.append(pgbench_cell(tpcb_url, 8, seconds, None, None, probe))
+            print("TPC-B c=8", tpcb[-1].text(), file=sys.stderr, flush=True)
+        finally:
+            probe.close()
+            drop(server, tpcb_url)
+    return rows, writes, tpcb
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,23 +187,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="every variant this many times, interleaved")
     args = parser.parse_args(argv)
-    rows = measure(args.seconds, args.rounds)
+    rows, writes, tpcb = measure(args.seconds, args.rounds)
     doc = (__doc__ or "").split("\n\n", 1)[1]
     lines = [
-        "# Experiments: the debit as is beside two suggested changes",
+        "# Experiments: the ledger's write path, v1 beside v2",
         "",
         f"Generated by `python -m bench.experiments` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-        f"({os.cpu_count()} cores; pgbench, {args.seconds:g} s after 1 s of warm-up per cell; variants "
-        "interleaved). Per cell: debits/s, MultiXacts created per debit, WAL bytes per debit. The "
-        "MultiXact and WAL counters are server-wide: other databases' work on the server counts too; "
-        "throughput on a shared machine is noisy, the counters much less.",
+        f"({os.cpu_count()} cores, shared with other users: throughput is noisy, the write and WAL counts "
+        f"much less; {args.rounds} rounds, variants interleaved, pgbench {args.seconds:g} s per cell).",
         "",
         doc.strip(),
+        "",
+        "## Writes per callback (one transaction of 200 of each, rolled back)",
+        "",
+        "| variant | callback | rows inserted | rows updated (HOT) | rows deleted | WAL B |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, per in writes.items():
+        for kind, (ins, upd, hot, dele, wal) in per.items():
+            lines.append(f"| {label} | {kind} | {ins:.2f} | {upd:.2f} ({hot:.2f}) | {dele:.2f} | {wal:.0f} |")
+    lines += [
+        "",
+        "## pgbench running the debit statement",
+        "",
+        "Per cell: debits/s, PostgreSQL CPU ms per debit, WAL bytes per debit, MultiXacts per debit.",
         "",
         "| variant | c=1 | c=8 distinct wallets | c=8 one hot wallet |",
         "|---|---|---|---|",
     ]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [f"| {label} | " + " | ".join(c.text() for c in cells) + " |" for label, cells in rows]
+    lines += [f"| pgbench TPC-B (c=8) | | {c.text()} | |" for c in tpcb]
+    t_rate, t_cpu, t_wal = mean([c.rate for c in tpcb]), mean([c.pg_ms for c in tpcb]), mean([c.wal for c in tpcb])
+    lines += [
+        "",
+        "## Same-run ratios to TPC-B at c=8 (means over the rounds)",
+        "",
+        "| variant | debits/s ÷ TPC-B tps | PG CPU per debit ÷ per TPC-B txn | WAL per debit ÷ per TPC-B txn | hot ÷ distinct |",
+        "|---|---|---|---|---|",
+    ]
+    for label in VARIANTS:
+        cells = [cs for lab, cs in rows if lab == label]
+        rate = mean([cs[1].rate for cs in cells])
+        cpu = mean([cs[1].pg_ms for cs in cells])
+        wal = mean([cs[1].wal for cs in cells])
+        hot = mean([cs[2].rate for cs in cells])
+        lines.append(
+            f"| {label} | {rate / t_rate:.2f} | {cpu / t_cpu:.2f} | {wal / t_wal:.2f} | {hot / rate if rate else 0:.2f} |"
+        )
     (ROOT / "bench" / "experiments.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -57,7 +57,8 @@ HANDLER = "handler debit"
 HANDLER_HOT = "handler debit (hot wallet)"
 MIXED = "mixed round"
 HTTP = "HTTP debit (local API)"
-ALL_FIGURES = (TPCB, OWN, OWN_HOT, HANDLER, HANDLER_HOT, MIXED, HTTP)
+FLOOR = "floor handler"
+ALL_FIGURES = (TPCB, OWN, OWN_HOT, HANDLER, HANDLER_HOT, MIXED, HTTP, FLOOR)
 
 
 @dataclass
@@ -257,6 +258,8 @@ class Bench:
                     fig = self.clients(pool, probe, name, kind, c, hot)
                     fig.round_trips_per_op = calibration[kind]
                     level.append(fig)
+                self.progress(f"  c={c}: {FLOOR}")
+                level.append(self.clients(pool, probe, FLOOR, "floor", c, False))
                 if api is not None:
                     self.progress(f"  c={c}: {HTTP}")
                     level.append(self.clients(pool, probe, HTTP, "debit", c, False, api))

@@ -28,18 +28,19 @@ GRANT SELECT,
       UPDATE (status, provider_session_id, launch_url)
    ON casino_game_sessions TO casino_app;
 
--- Ledger: a callback inserts its pending row and finishes it; a trigger refuses any change
--- to a finished row (sql/casino/migrations/0002_security_ledger_guards.sql). No DELETE.
+-- Ledger: a callback writes its row once, with its final outcome (ledger.record): INSERT of
+-- those columns only, no UPDATE, no DELETE; a trigger refuses any change to a finished row
+-- even to the admin (sql/casino/migrations/0002_security_ledger_guards.sql).
 GRANT SELECT,
-      INSERT (provider_id, transaction_id, kind, status, request_hash, session_id, user_id, wallet_id,
-              round_id, bet_transaction_id, amount, round_closed, invocation_id),
-      UPDATE (status, error_code, response_status, response_body, playable_delta, redeemable_delta,
-              balance_after, redeemable_after, amount, tombstone)
+      INSERT (id, provider_id, transaction_id, kind, status, request_hash, session_id, user_id, wallet_id,
+              round_id, bet_transaction_id, amount, round_closed, tombstone, playable_delta,
+              redeemable_delta, balance_after, redeemable_after, error_code, response_status,
+              response_body, invocation_id)
    ON casino_transactions TO casino_app;
 
 -- Rounds: created by a callback, credited and closed; DELETE only for the refused request
 -- that created one (ledger.drop_round_if_created; a trigger refuses deleting a committed round).
-GRANT SELECT, INSERT (provider_id, round_id, session_id, wallet_id), UPDATE (has_credit, closed), DELETE
+GRANT SELECT, INSERT (provider_id, round_id, session_id, wallet_id, has_credit, closed), UPDATE (has_credit, closed), DELETE
    ON casino_rounds TO casino_app;
 
 -- Bet claims: DELETE for a refused rollback's own new tombstone, and for the retention purge
@@ -53,3 +54,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO casino_app;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA casino_retention FROM public;
 GRANT USAGE ON SCHEMA casino_retention TO casino_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA casino_retention TO casino_app;
+
+-- Ledger v2 writes each ledger row once, with casinoTransactionId (its id) in the stored body:
+-- the id is drawn from the identity's sequence first.
+GRANT USAGE ON SEQUENCE casino_transactions_id_seq TO casino_app;

@@ -46,5 +46,6 @@ def test_harness_produces_every_figure_and_reconciles():
     assert any(r["what"].startswith("functions/casino/debit") for r in results["cold"])
 
     report = markdown(results, None)
-    assert "## Targets" in report and len(targets(results)) == 4
+    names = [t["target"].split(",")[0] for t in targets(results)]
+    assert "## Targets" in report and len(names) == 8, names
     assert "**FAILED**" not in report

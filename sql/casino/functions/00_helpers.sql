@@ -5,13 +5,28 @@
 -- files beside this one.
 --
 -- Why the rules live in PL/pgSQL: each callback is then exactly one statement, one database
--- round trip and one transaction. The idempotency row, the bet claim, the round lock, the
--- wallet update and the stored response commit together or not at all, and a concurrent
--- duplicate waits on the unique index instead of racing in Python.
+-- round trip and one transaction. The ledger row, the bet claim, the round, the wallet update
+-- and the stored response commit together or not at all, and a concurrent duplicate waits on
+-- the unique index instead of racing in Python.
 -- seamless/casino/ledger.py is the typed Python face of these functions.
 --
--- Lock order, the same in every function (so no deadlock is possible):
---   own transactionId row -> bet claim -> round row -> wallet row.
+-- The write path (ledger v2, issue 14), the same in debit, credit and rollback:
+--   1. the session; the stored answer for the transactionId, if any (a replay takes no lock);
+--   2. the wallet row, FOR NO KEY UPDATE: every callback of a wallet is serialised here, first,
+--      so the rows the callback then reads (its round, its bet) cannot change under it - every
+--      writer of a round or a refund is a callback of the round owner's session, whose wallet
+--      this is - and no foreign-key KEY SHARE on the wallet creates a MultiXact;
+--   3. the checks, in §4's order, reading the round and the bet without locking them; the bet
+--      claim (debit, tombstone) and a new round are inserted where the decision needs them;
+--   4. the ledger row, written ONCE with its final outcome and response (ledger.record):
+--      INSERT ... ON CONFLICT DO NOTHING on the unique (provider_id, transaction_id) index, the
+--      idempotency gate. A concurrent request with the same transactionId that got there first
+--      makes this one wait for its commit; then its stored answer is sent instead, and the bet
+--      claim or round this request inserted is deleted again (nothing else was written yet);
+--   5. the round's credit flags and the wallet update.
+--
+-- Lock order, the same in every function (so no deadlock is possible): wallet row -> bet claim
+-- -> round row -> own transactionId row. A callback takes at most one lock of each kind.
 --
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
 -- response body text, and whether it is a replay of a stored response - one that another
@@ -84,35 +99,25 @@ BEGIN
     END IF;
 END $$;
 
--- The idempotency gate. Inserts the transactionId row (status pending) and returns its id;
--- a concurrent duplicate waits here until the first commits. Returns NULL when the id is
--- already taken, with the stored response (same hash) or a conflict (different hash).
--- replayed is true only when another invocation wrote the row: the same invocation finding
--- its own row (db.run_idempotent re-ran it after a lost commit acknowledgement) is sending its
--- first answer. A caller that names no invocation (NULL) gets every stored answer as a replay.
-CREATE FUNCTION ledger.claim_transaction(
-    p_provider BIGINT, p_transaction_id TEXT, p_kind TEXT, p_hash BYTEA,
-    p_session UUID, p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT,
-    p_amount BIGINT, p_closed BOOLEAN, p_invocation UUID,
-    OUT row_id BIGINT, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+-- The answer stored for a transactionId: its response for the same request (same hash), a
+-- conflict for another; status NULL when nothing is stored. replayed is true only when another
+-- invocation wrote the row: the same invocation finding its own row (db.run_idempotent re-ran
+-- it after a lost commit acknowledgement) is sending its first answer. A caller that names no
+-- invocation (NULL) gets every stored answer as a replay.
+CREATE FUNCTION ledger.stored_answer(
+    p_provider BIGINT, p_transaction_id TEXT, p_hash BYTEA, p_invocation UUID,
+    OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_existing RECORD;
 BEGIN
     replayed := false;
-    INSERT INTO casino_transactions (provider_id, transaction_id, kind, status, request_hash,
-                                     session_id, user_id, wallet_id, round_id,
-                                     bet_transaction_id, amount, round_closed, invocation_id)
-    VALUES (p_provider, p_transaction_id, p_kind, 'pending', p_hash,
-            p_session, p_user, p_wallet, p_round, p_bet, p_amount, p_closed, p_invocation)
-    ON CONFLICT (provider_id, transaction_id) DO NOTHING
-    RETURNING id INTO row_id;
-    IF row_id IS NOT NULL THEN
-        RETURN;
-    END IF;
     SELECT t.request_hash, t.response_status, t.response_body, t.invocation_id INTO v_existing
       FROM casino_transactions t
      WHERE t.provider_id = p_provider AND t.transaction_id = p_transaction_id;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
     IF v_existing.request_hash = p_hash THEN
         status := v_existing.response_status;
         body := v_existing.response_body;
@@ -122,89 +127,59 @@ BEGIN
     END IF;
 END $$;
 
--- Stores a business rejection as the final answer for the transactionId.
-CREATE FUNCTION ledger.reject(p_row BIGINT, p_code TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
-    OUT status INT, OUT body TEXT)
+-- Writes the transactionId's ledger row once, with its final outcome: accepted (p_code NULL: the
+-- deltas, the balances after and the 200 body, p_extra adding endpoint-specific fields) or a
+-- stored business rejection (p_code, p_extra adding e.g. the 402's balance; nothing moves).
+-- The unique index is the idempotency gate: when another request holds the transactionId,
+-- this waits for it to commit and returns written = false with that request's stored answer
+-- (or a conflict); the caller then undoes what it inserted before and writes nothing more.
+CREATE FUNCTION ledger.record(
+    p_provider BIGINT, p_transaction_id TEXT, p_kind TEXT, p_hash BYTEA, p_session UUID,
+    p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT, p_amount BIGINT, p_closed BOOLEAN,
+    p_tombstone BOOLEAN, p_invocation UUID, p_code TEXT, p_extra JSONB,
+    p_playable_delta BIGINT, p_redeemable_delta BIGINT, p_balance BIGINT, p_redeemable BIGINT,
+    p_currency TEXT,
+    OUT written BOOLEAN, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_variable
+DECLARE
+    v_id BIGINT := nextval('casino_transactions_id_seq'::REGCLASS);
 BEGIN
-    SELECT * INTO status, body FROM ledger.error_body(p_code, p_extra);
-    UPDATE casino_transactions
-       SET status = 'rejected', error_code = p_code, response_status = status, response_body = body
-     WHERE id = p_row;
-END $$;
-
--- Stores an accepted movement: the ledger row gets its deltas, balances after and the
--- 200 body. p_extra adds endpoint-specific fields (rollback's rolledBackAmount, tombstone).
-CREATE FUNCTION ledger.accept(
-    p_row BIGINT, p_transaction_id TEXT, p_playable_delta BIGINT, p_redeemable_delta BIGINT,
-    p_balance BIGINT, p_redeemable BIGINT, p_currency TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
-    OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
-#variable_conflict use_variable
-BEGIN
-    status := 200;
-    body := (jsonb_build_object(
-        'transactionId', p_transaction_id,
-        'casinoTransactionId', p_row::text,
-        'balance', p_balance,
-        'redeemableBalance', p_redeemable,
-        'currency', p_currency) || p_extra)::text;
-    UPDATE casino_transactions
-       SET status = 'accepted', playable_delta = p_playable_delta,
-           redeemable_delta = p_redeemable_delta, balance_after = p_balance,
-           redeemable_after = p_redeemable, response_status = status, response_body = body
-     WHERE id = p_row;
-END $$;
-
--- Finds the round and locks it; creates it (owned by this session) when p_create is set.
--- created tells the caller it must delete the row again if the request is then rejected.
-CREATE FUNCTION ledger.lock_round(
-    p_provider BIGINT, p_round TEXT, p_session UUID, p_wallet BIGINT, p_create BOOLEAN,
-    OUT round_found BOOLEAN, OUT created BOOLEAN, OUT session_id UUID, OUT has_credit BOOLEAN,
-    OUT closed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    created := false;
-    SELECT r.session_id, r.has_credit, r.closed INTO session_id, has_credit, closed
-      FROM casino_rounds r WHERE r.provider_id = p_provider AND r.round_id = p_round FOR UPDATE;
-    round_found := session_id IS NOT NULL;
-    IF round_found OR NOT p_create THEN
-        RETURN;
+    replayed := false;
+    IF p_code IS NULL THEN
+        status := 200;
+        body := (jsonb_build_object(
+            'transactionId', p_transaction_id,
+            'casinoTransactionId', v_id::text,
+            'balance', p_balance,
+            'redeemableBalance', p_redeemable,
+            'currency', p_currency) || p_extra)::text;
+        INSERT INTO casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
+                                         session_id, user_id, wallet_id, round_id, bet_transaction_id,
+                                         round_closed, tombstone, amount, playable_delta, redeemable_delta,
+                                         balance_after, redeemable_after, response_status, response_body,
+                                         invocation_id)
+        OVERRIDING SYSTEM VALUE
+        VALUES (v_id, p_provider, p_transaction_id, p_kind, 'accepted', p_hash,
+                p_session, p_user, p_wallet, p_round, p_bet,
+                p_closed, p_tombstone, p_amount, p_playable_delta, p_redeemable_delta,
+                p_balance, p_redeemable, status, body, p_invocation)
+        ON CONFLICT (provider_id, transaction_id) DO NOTHING;
+    ELSE
+        SELECT e.status, e.body INTO status, body FROM ledger.error_body(p_code, p_extra) e;
+        INSERT INTO casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
+                                         session_id, user_id, wallet_id, round_id, bet_transaction_id,
+                                         round_closed, amount, error_code, response_status, response_body,
+                                         invocation_id)
+        OVERRIDING SYSTEM VALUE
+        VALUES (v_id, p_provider, p_transaction_id, p_kind, 'rejected', p_hash,
+                p_session, p_user, p_wallet, p_round, p_bet,
+                p_closed, p_amount, p_code, status, body, p_invocation)
+        ON CONFLICT (provider_id, transaction_id) DO NOTHING;
     END IF;
-    INSERT INTO casino_rounds (provider_id, round_id, session_id, wallet_id)
-    VALUES (p_provider, p_round, p_session, p_wallet)
-    ON CONFLICT DO NOTHING;
-    IF FOUND THEN
-        created := true;
-        round_found := true;
-        session_id := p_session;
-        has_credit := false;
-        closed := false;
-        RETURN;
+    written := FOUND;
+    IF NOT written THEN
+        SELECT * INTO status, body, replayed
+          FROM ledger.stored_answer(p_provider, p_transaction_id, p_hash, p_invocation);
     END IF;
-    -- another transaction created it and committed while we waited
-    SELECT r.session_id, r.has_credit, r.closed INTO session_id, has_credit, closed
-      FROM casino_rounds r WHERE r.provider_id = p_provider AND r.round_id = p_round FOR UPDATE;
-    round_found := true;
-END $$;
-
-CREATE FUNCTION ledger.drop_round_if_created(p_provider BIGINT, p_round TEXT, p_created BOOLEAN)
-RETURNS VOID LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    IF p_created THEN
-        DELETE FROM casino_rounds WHERE provider_id = p_provider AND round_id = p_round;
-    END IF;
-END $$;
-
--- A rejection by a rule checked after the round row was locked: the round this very request
--- created (its first debit or credit, now refused) is removed again, so a refused request
--- never owns a round.
-CREATE FUNCTION ledger.reject_dropping_round(
-    p_row BIGINT, p_code TEXT, p_provider BIGINT, p_round TEXT, p_created BOOLEAN,
-    p_extra JSONB DEFAULT '{}'::JSONB, OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
-    PERFORM ledger.drop_round_if_created(p_provider, p_round, p_created);
-    SELECT * INTO status, body FROM ledger.reject(p_row, p_code, p_extra);
 END $$;

@@ -1,6 +1,9 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
+-- The write path and lock order: 00_helpers.sql. A debit writes its bet claim, a new round, its
+-- ledger row (once) and the wallet; a refused one its ledger row and, past the currency check,
+-- its bet claim (so a late rollback of it finds the bet, never leaves a tombstone).
 CREATE FUNCTION ledger.debit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_invocation UUID DEFAULT NULL,
@@ -8,10 +11,17 @@ CREATE FUNCTION ledger.debit(
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
-    v_claim RECORD;
-    v_round RECORD;
+    v_hash BYTEA;
     v_wallet RECORD;
+    v_round RECORD;
+    v_round_found BOOLEAN;
+    v_claimed BOOLEAN := false;
+    v_created BOOLEAN := false;
+    v_claimed_by TEXT;
+    v_code TEXT;
+    v_extra JSONB := '{}'::JSONB;
     v_from_redeemable BIGINT;
+    v_rec RECORD;
 BEGIN
     replayed := false;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
@@ -19,74 +29,102 @@ BEGIN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-
-    SELECT * INTO v_claim FROM ledger.claim_transaction(
-        v_session.provider_id, p_transaction_id, 'debit',
-        ledger.request_hash('debit', v_session.user_id, p_currency, p_round, p_amount, NULL, false),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, NULL, p_amount, false, p_invocation);
-    IF v_claim.row_id IS NULL THEN
-        status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
+    v_hash := ledger.request_hash('debit', v_session.user_id, p_currency, p_round, p_amount, NULL, false);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
+
+    SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
+      FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
 
     IF v_session.expired THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'SESSION_EXPIRED');
-        RETURN;
-    END IF;
-    IF v_session.blocked THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'PLAYER_BLOCKED');
-        RETURN;
-    END IF;
-    IF p_currency <> v_session.currency THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'CURRENCY_MISMATCH');
-        RETURN;
-    END IF;
-
-    -- Claim the bet id; a rollback that came first left a tombstone claim.
-    INSERT INTO casino_bet_claims (provider_id, transaction_id, claimed_by)
-    VALUES (v_session.provider_id, p_transaction_id, 'bet')
-    ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'BET_ROLLED_BACK');
-        RETURN;
-    END IF;
-
-    SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, p_round, v_session.session_id, v_session.wallet_id, true);
-    IF v_round.session_id <> v_session.session_id THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
-        RETURN;
-    END IF;
-    IF v_round.closed THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_CLOSED');
-        RETURN;
-    END IF;
-    IF p_amount < v_session.min_bet OR p_amount > v_session.max_bet THEN
-        SELECT * INTO status, body
-          FROM ledger.reject_dropping_round(v_claim.row_id, 'BET_LIMIT_EXCEEDED', v_session.provider_id, p_round, v_round.created);
-        RETURN;
+        v_code := 'SESSION_EXPIRED';
+    ELSIF v_session.blocked THEN
+        v_code := 'PLAYER_BLOCKED';
+    ELSIF p_currency <> v_session.currency THEN
+        v_code := 'CURRENCY_MISMATCH';
+    ELSE
+        -- Claim the bet id; a rollback that came first left a tombstone claim.
+        INSERT INTO casino_bet_claims (provider_id, transaction_id, claimed_by)
+        VALUES (v_session.provider_id, p_transaction_id, 'bet')
+        ON CONFLICT DO NOTHING;
+        v_claimed := FOUND;
+        IF NOT v_claimed THEN
+            SELECT c.claimed_by INTO v_claimed_by FROM casino_bet_claims c
+             WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_transaction_id;
+            IF v_claimed_by = 'bet' THEN
+                -- A debit with this transactionId committed while this one waited: its answer.
+                SELECT * INTO status, body, replayed
+                  FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+                IF status IS NULL THEN
+                    RAISE EXCEPTION 'bet claim without its ledger row';
+                END IF;
+                RETURN;
+            END IF;
+            v_code := 'BET_ROLLED_BACK';
+        END IF;
     END IF;
 
-    -- NO KEY UPDATE, not UPDATE: the rows this transaction inserted hold FOR KEY SHARE on the
-    -- wallet (foreign keys), and so do a concurrent debit's; upgrading both to FOR UPDATE
-    -- would deadlock. NO KEY UPDATE conflicts with neither, yet serialises the balance.
-    SELECT playable_balance, redeemable_balance INTO v_wallet
-      FROM casino_wallets WHERE id = v_session.wallet_id FOR NO KEY UPDATE;
-    IF v_wallet.playable_balance < p_amount THEN
-        SELECT * INTO status, body
-          FROM ledger.reject_dropping_round(v_claim.row_id, 'INSUFFICIENT_FUNDS', v_session.provider_id, p_round, v_round.created, jsonb_build_object('balance', v_wallet.playable_balance));
-        RETURN;
+    IF v_code IS NULL THEN
+        SELECT r.session_id, r.closed INTO v_round
+          FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+        v_round_found := FOUND;
+        IF NOT v_round_found AND p_amount BETWEEN v_session.min_bet AND v_session.max_bet
+           AND v_wallet.playable_balance >= p_amount THEN
+            -- The bet is good: it opens the round. A conflict is another session's callback that
+            -- opened it meanwhile (one of this wallet's would have been seen: it held the wallet).
+            INSERT INTO casino_rounds (provider_id, round_id, session_id, wallet_id)
+            VALUES (v_session.provider_id, p_round, v_session.session_id, v_session.wallet_id)
+            ON CONFLICT DO NOTHING;
+            v_created := FOUND;
+            IF NOT v_created THEN
+                SELECT r.session_id, r.closed INTO v_round
+                  FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+                v_round_found := true;
+            END IF;
+        END IF;
+        IF v_round_found AND v_round.session_id <> v_session.session_id THEN
+            v_code := 'ROUND_MISMATCH';
+        ELSIF v_round_found AND v_round.closed THEN
+            v_code := 'ROUND_CLOSED';
+        ELSIF p_amount < v_session.min_bet OR p_amount > v_session.max_bet THEN
+            v_code := 'BET_LIMIT_EXCEEDED';
+        ELSIF v_wallet.playable_balance < p_amount THEN
+            v_code := 'INSUFFICIENT_FUNDS';
+            v_extra := jsonb_build_object('balance', v_wallet.playable_balance);
+        END IF;
     END IF;
 
-    -- Bonus-type money (playable - redeemable) is spent first, then redeemable.
-    v_from_redeemable := GREATEST(0, p_amount - (v_wallet.playable_balance - v_wallet.redeemable_balance));
-    UPDATE casino_wallets
-       SET playable_balance = playable_balance - p_amount,
-           redeemable_balance = redeemable_balance - v_from_redeemable,
-           updated_at = now()
-     WHERE id = v_session.wallet_id
-    RETURNING playable_balance, redeemable_balance INTO v_wallet;
-
-    SELECT * INTO status, body
-      FROM ledger.accept(v_claim.row_id, p_transaction_id, -p_amount, -v_from_redeemable,
-                         v_wallet.playable_balance, v_wallet.redeemable_balance, v_session.currency);
+    IF v_code IS NULL THEN
+        -- Bonus-type money (playable - redeemable) is spent first, then redeemable.
+        v_from_redeemable := GREATEST(0, p_amount - (v_wallet.playable_balance - v_wallet.redeemable_balance));
+    ELSE
+        v_from_redeemable := 0;
+    END IF;
+    SELECT * INTO v_rec FROM ledger.record(
+        v_session.provider_id, p_transaction_id, 'debit', v_hash, v_session.session_id,
+        v_session.user_id, v_session.wallet_id, p_round, NULL, p_amount, false, false, p_invocation,
+        v_code, v_extra, -p_amount, -v_from_redeemable, v_wallet.playable_balance - p_amount,
+        v_wallet.redeemable_balance - v_from_redeemable, v_session.currency);
+    status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
+    IF NOT v_rec.written THEN
+        -- Another request holds this transactionId: undo this one's inserts.
+        IF v_claimed THEN
+            DELETE FROM casino_bet_claims
+             WHERE provider_id = v_session.provider_id AND transaction_id = p_transaction_id;
+        END IF;
+        IF v_created THEN
+            DELETE FROM casino_rounds WHERE provider_id = v_session.provider_id AND round_id = p_round;
+        END IF;
+        RETURN;
+    END IF;
+    IF v_code IS NULL THEN
+        UPDATE casino_wallets
+           SET playable_balance = playable_balance - p_amount,
+               redeemable_balance = redeemable_balance - v_from_redeemable,
+               updated_at = now()
+         WHERE id = v_session.wallet_id;
+    END IF;
 END $$;

@@ -1,6 +1,9 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
+-- The write path and lock order: 00_helpers.sql. A credit writes its ledger row (once), its
+-- round (a new one with its flags, or the flags of an existing one when they change) and, for
+-- more than 0, the wallet; a refused one only its ledger row.
 CREATE FUNCTION ledger.credit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_bet TEXT, p_closed BOOLEAN, p_invocation UUID DEFAULT NULL,
@@ -8,11 +11,14 @@ CREATE FUNCTION ledger.credit(
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
-    v_claim RECORD;
-    v_round RECORD;
-    v_bet RECORD;
+    v_hash BYTEA;
     v_wallet RECORD;
+    v_round RECORD;
+    v_round_found BOOLEAN := false;
+    v_created BOOLEAN := false;
+    v_bet RECORD;
     v_code TEXT;
+    v_rec RECORD;
 BEGIN
     replayed := false;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
@@ -20,65 +26,89 @@ BEGIN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-
-    SELECT * INTO v_claim FROM ledger.claim_transaction(
-        v_session.provider_id, p_transaction_id, 'credit',
-        ledger.request_hash('credit', v_session.user_id, p_currency, p_round, p_amount, p_bet, p_closed),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, p_amount, p_closed, p_invocation);
-    IF v_claim.row_id IS NULL THEN
-        status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
+    v_hash := ledger.request_hash('credit', v_session.user_id, p_currency, p_round, p_amount, p_bet, p_closed);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
+
+    SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
+      FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
 
     -- Money owed to the player is always paid: no expiry or block check here.
     IF p_currency <> v_session.currency THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'CURRENCY_MISMATCH');
-        RETURN;
-    END IF;
-
-    SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, p_round, v_session.session_id, v_session.wallet_id, true);
-    IF v_round.session_id <> v_session.session_id THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
-        RETURN;
-    END IF;
-    IF v_round.closed THEN
-        SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_CLOSED');
-        RETURN;
-    END IF;
-
-    IF p_bet IS NOT NULL THEN
-        SELECT t.status, t.session_id, t.round_id, t.error_code INTO v_bet
-          FROM casino_transactions t
-         WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet AND t.kind = 'debit';
-        IF EXISTS (SELECT 1 FROM casino_bet_claims
-                    WHERE provider_id = v_session.provider_id AND transaction_id = p_bet
-                      AND claimed_by = 'tombstone') THEN
-            v_code := 'BET_ROLLED_BACK';
-        ELSIF v_bet.status IS DISTINCT FROM 'accepted'
-              OR v_bet.session_id <> v_session.session_id OR v_bet.round_id <> p_round THEN
-            v_code := 'BET_NOT_FOUND';
-        ELSIF EXISTS (SELECT 1 FROM casino_transactions t
-                       WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet
-                         AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
-            v_code := 'BET_ROLLED_BACK';
+        v_code := 'CURRENCY_MISMATCH';
+    ELSE
+        SELECT r.session_id, r.has_credit, r.closed INTO v_round
+          FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+        v_round_found := FOUND;
+        IF v_round_found AND v_round.session_id <> v_session.session_id THEN
+            v_code := 'ROUND_MISMATCH';
+        ELSIF v_round_found AND v_round.closed THEN
+            v_code := 'ROUND_CLOSED';
+        ELSIF p_bet IS NOT NULL THEN
+            SELECT t.status, t.session_id, t.round_id INTO v_bet
+              FROM casino_transactions t
+             WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet AND t.kind = 'debit';
+            IF EXISTS (SELECT 1 FROM casino_bet_claims c
+                        WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_bet
+                          AND c.claimed_by = 'tombstone') THEN
+                v_code := 'BET_ROLLED_BACK';
+            ELSIF v_bet.status IS DISTINCT FROM 'accepted'
+                  OR v_bet.session_id <> v_session.session_id OR v_bet.round_id <> p_round THEN
+                v_code := 'BET_NOT_FOUND';
+            ELSIF EXISTS (SELECT 1 FROM casino_transactions t
+                           WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet
+                             AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
+                v_code := 'BET_ROLLED_BACK';
+            END IF;
         END IF;
-        IF v_code IS NOT NULL THEN
-            SELECT * INTO status, body
-              FROM ledger.reject_dropping_round(v_claim.row_id, v_code, v_session.provider_id, p_round, v_round.created);
-            RETURN;
+        IF v_code IS NULL AND NOT v_round_found THEN
+            -- A win without a bet opens the round, with its flags. A conflict is another
+            -- session's callback that opened it meanwhile (this wallet's would have been seen).
+            INSERT INTO casino_rounds (provider_id, round_id, session_id, wallet_id, has_credit, closed)
+            VALUES (v_session.provider_id, p_round, v_session.session_id, v_session.wallet_id, true, p_closed)
+            ON CONFLICT DO NOTHING;
+            v_created := FOUND;
+            IF NOT v_created THEN
+                SELECT r.session_id, r.has_credit, r.closed INTO v_round
+                  FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+                v_round_found := true;
+                IF v_round.session_id <> v_session.session_id THEN
+                    v_code := 'ROUND_MISMATCH';
+                ELSIF v_round.closed THEN
+                    v_code := 'ROUND_CLOSED';
+                END IF;
+            END IF;
         END IF;
     END IF;
 
-    UPDATE casino_rounds SET has_credit = true, closed = p_closed
-     WHERE provider_id = v_session.provider_id AND round_id = p_round;
-    UPDATE casino_wallets
-       SET playable_balance = playable_balance + p_amount,
-           redeemable_balance = redeemable_balance + p_amount,
-           updated_at = now()
-     WHERE id = v_session.wallet_id
-    RETURNING playable_balance, redeemable_balance INTO v_wallet;
-
-    SELECT * INTO status, body
-      FROM ledger.accept(v_claim.row_id, p_transaction_id, p_amount, p_amount,
-                         v_wallet.playable_balance, v_wallet.redeemable_balance, v_session.currency);
+    SELECT * INTO v_rec FROM ledger.record(
+        v_session.provider_id, p_transaction_id, 'credit', v_hash, v_session.session_id,
+        v_session.user_id, v_session.wallet_id, p_round, p_bet, p_amount, p_closed, false, p_invocation,
+        v_code, '{}'::JSONB, p_amount, p_amount, v_wallet.playable_balance + p_amount,
+        v_wallet.redeemable_balance + p_amount, v_session.currency);
+    status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
+    IF NOT v_rec.written THEN
+        -- Another request holds this transactionId: undo this one's insert.
+        IF v_created THEN
+            DELETE FROM casino_rounds WHERE provider_id = v_session.provider_id AND round_id = p_round;
+        END IF;
+        RETURN;
+    END IF;
+    IF v_code IS NOT NULL THEN
+        RETURN;
+    END IF;
+    IF v_round_found AND (NOT v_round.has_credit OR p_closed) THEN
+        UPDATE casino_rounds SET has_credit = true, closed = p_closed
+         WHERE provider_id = v_session.provider_id AND round_id = p_round;
+    END IF;
+    IF p_amount > 0 THEN
+        UPDATE casino_wallets
+           SET playable_balance = playable_balance + p_amount,
+               redeemable_balance = redeemable_balance + p_amount,
+               updated_at = now()
+         WHERE id = v_session.wallet_id;
+    END IF;
 END $$;

@@ -1,21 +1,26 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
+-- The write path and lock order: 00_helpers.sql. A rollback writes its ledger row (once), the
+-- wallet for a refund, and a tombstone claim for an unknown bet; a refused one only its row.
 CREATE FUNCTION ledger.rollback(
     p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
-    v_claim RECORD;
+    v_hash BYTEA;
+    v_wallet RECORD;
     v_round RECORD;
     v_bet RECORD;
-    v_wallet RECORD;
+    v_code TEXT;
     v_refund BIGINT := 0;
     v_refund_redeemable BIGINT := 0;
     v_tombstone BOOLEAN := false;
+    v_claimed BOOLEAN := false;
+    v_claimed_by TEXT;
     v_attempt INT := 0;
-    v_new_claim BOOLEAN := false;
+    v_rec RECORD;
 BEGIN
     replayed := false;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
@@ -23,37 +28,55 @@ BEGIN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-
-    SELECT * INTO v_claim FROM ledger.claim_transaction(
-        v_session.provider_id, p_transaction_id, 'rollback',
-        ledger.request_hash('rollback', v_session.user_id, NULL, p_round, NULL, p_bet, false),
-        v_session.session_id, v_session.user_id, v_session.wallet_id, p_round, p_bet, 0, false, p_invocation);
-    IF v_claim.row_id IS NULL THEN
-        status := v_claim.status; body := v_claim.body; replayed := v_claim.replayed;
+    v_hash := ledger.request_hash('rollback', v_session.user_id, NULL, p_round, NULL, p_bet, false);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
 
     -- Accepted on an expired session and for a blocked player.
+    SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
+      FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
+
     LOOP
         v_attempt := v_attempt + 1;
+        IF p_bet = p_transaction_id THEN
+            -- It names itself: a rollback transaction, not a bet (its row is written below).
+            v_code := 'NOT_A_BET';
+            EXIT;
+        END IF;
         SELECT t.kind, t.status, t.session_id, t.round_id, t.amount, t.redeemable_delta INTO v_bet
           FROM casino_transactions t
          WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet;
         EXIT WHEN FOUND;
-        -- Bet unknown: leave a tombstone. If a debit with that id is in flight we wait for
-        -- it here (claim before round, the global lock order); when it commits, its claim
+        -- Bet unknown. The round named, if it exists, must be ours and unsettled: else no
+        -- tombstone is left.
+        IF p_round IS NOT NULL THEN
+            SELECT r.session_id, r.has_credit INTO v_round
+              FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+            IF FOUND AND v_round.session_id <> v_session.session_id THEN
+                v_code := 'ROUND_MISMATCH';
+                EXIT;
+            ELSIF FOUND AND v_round.has_credit THEN
+                v_code := 'BET_ALREADY_SETTLED';
+                EXIT;
+            END IF;
+        END IF;
+        -- Leave a tombstone. If a debit with that id is in flight (another wallet's: this
+        -- wallet's are serialised with us) we wait for it here; when it commits, its claim
         -- exists and we look the bet up again.
         INSERT INTO casino_bet_claims (provider_id, transaction_id, claimed_by)
         VALUES (v_session.provider_id, p_bet, 'tombstone')
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
-            v_new_claim := true;
+            v_claimed := true;
             v_tombstone := true;
             EXIT;
         END IF;
-        IF EXISTS (SELECT 1 FROM casino_bet_claims
-                    WHERE provider_id = v_session.provider_id AND transaction_id = p_bet
-                      AND claimed_by = 'tombstone') THEN
+        SELECT c.claimed_by INTO v_claimed_by FROM casino_bet_claims c
+         WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_bet;
+        IF v_claimed_by = 'tombstone' THEN
             v_tombstone := true;
             EXIT;
         END IF;
@@ -62,67 +85,55 @@ BEGIN
         END IF;
     END LOOP;
 
-    IF v_tombstone AND p_round IS NOT NULL THEN
-        -- The round named, if it exists, must be ours and unsettled.
-        SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, p_round, v_session.session_id, v_session.wallet_id, false);
-        IF v_round.round_found AND (v_round.session_id <> v_session.session_id OR v_round.has_credit) THEN
-            IF v_new_claim THEN
-                DELETE FROM casino_bet_claims WHERE provider_id = v_session.provider_id AND transaction_id = p_bet;
-            END IF;
-            SELECT * INTO status, body
-              FROM ledger.reject(v_claim.row_id, CASE WHEN v_round.session_id <> v_session.session_id
-                                                THEN 'ROUND_MISMATCH' ELSE 'BET_ALREADY_SETTLED' END);
-            RETURN;
-        END IF;
-    END IF;
-
-    IF NOT v_tombstone THEN
+    IF v_code IS NULL AND NOT v_tombstone THEN
         IF v_bet.kind <> 'debit' THEN
-            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'NOT_A_BET');
-            RETURN;
-        END IF;
-        IF p_round IS NOT NULL AND p_round <> v_bet.round_id THEN
-            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
-            RETURN;
-        END IF;
-        -- The round checks apply to every bet named, accepted or rejected (§4). A rejected
-        -- bet's round may have no row (the refused debit did not keep the round it would have
-        -- opened): then there is nothing to check and the rollback is a no-effect 200.
-        SELECT * INTO v_round FROM ledger.lock_round(v_session.provider_id, v_bet.round_id, v_session.session_id, v_session.wallet_id, false);
-        IF v_round.round_found AND v_round.session_id <> v_session.session_id THEN
-            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'ROUND_MISMATCH');
-            RETURN;
-        END IF;
-        IF v_round.round_found AND v_round.has_credit THEN
-            SELECT * INTO status, body FROM ledger.reject(v_claim.row_id, 'BET_ALREADY_SETTLED');
-            RETURN;
-        END IF;
-        IF v_bet.status = 'accepted' THEN
-            -- Refund once: a rollback that already refunded this bet makes this one a no-op.
-            IF NOT EXISTS (SELECT 1 FROM casino_transactions t
-                            WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet
-                              AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
+            v_code := 'NOT_A_BET';
+        ELSIF p_round IS NOT NULL AND p_round <> v_bet.round_id THEN
+            v_code := 'ROUND_MISMATCH';
+        ELSE
+            -- The round checks apply to every bet named, accepted or rejected (§4). A rejected
+            -- bet's round may have no row (the refused debit did not open it): then there is
+            -- nothing to check and the rollback is a no-effect 200.
+            SELECT r.session_id, r.has_credit INTO v_round
+              FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = v_bet.round_id;
+            IF FOUND AND v_round.session_id <> v_session.session_id THEN
+                v_code := 'ROUND_MISMATCH';
+            ELSIF FOUND AND v_round.has_credit THEN
+                v_code := 'BET_ALREADY_SETTLED';
+            ELSIF v_bet.status = 'accepted'
+                  AND NOT EXISTS (SELECT 1 FROM casino_transactions t
+                                   WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet
+                                     AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
+                -- Refund once: a rollback that already refunded this bet makes this one a no-op.
                 v_refund := v_bet.amount;
                 v_refund_redeemable := -v_bet.redeemable_delta;
             END IF;
+            -- A rejected bet, or one already rolled back: 200, nothing moves.
         END IF;
-        -- A rejected bet, or one already rolled back: 200, nothing moves.
     END IF;
 
+    SELECT * INTO v_rec FROM ledger.record(
+        v_session.provider_id, p_transaction_id, 'rollback', v_hash, v_session.session_id,
+        v_session.user_id, v_session.wallet_id, p_round, p_bet,
+        CASE WHEN v_code IS NULL THEN v_refund ELSE 0 END, false, v_tombstone, p_invocation, v_code,
+        CASE WHEN v_code IS NULL
+             THEN jsonb_build_object('rolledBackAmount', v_refund, 'tombstone', v_tombstone)
+             ELSE '{}'::JSONB END,
+        v_refund, v_refund_redeemable, v_wallet.playable_balance + v_refund,
+        v_wallet.redeemable_balance + v_refund_redeemable, v_session.currency);
+    status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
+    IF NOT v_rec.written THEN
+        -- Another request holds this transactionId: undo this one's tombstone.
+        IF v_claimed THEN
+            DELETE FROM casino_bet_claims WHERE provider_id = v_session.provider_id AND transaction_id = p_bet;
+        END IF;
+        RETURN;
+    END IF;
     IF v_refund > 0 THEN
         UPDATE casino_wallets
            SET playable_balance = playable_balance + v_refund,
                redeemable_balance = redeemable_balance + v_refund_redeemable,
                updated_at = now()
-         WHERE id = v_session.wallet_id
-        RETURNING playable_balance, redeemable_balance INTO v_wallet;
-    ELSE
-        SELECT playable_balance, redeemable_balance INTO v_wallet FROM casino_wallets WHERE id = v_session.wallet_id;
+         WHERE id = v_session.wallet_id;
     END IF;
-    UPDATE casino_transactions SET amount = v_refund, tombstone = v_tombstone WHERE id = v_claim.row_id;
-
-    SELECT * INTO status, body
-      FROM ledger.accept(v_claim.row_id, p_transaction_id, v_refund, v_refund_redeemable,
-                         v_wallet.playable_balance, v_wallet.redeemable_balance, v_session.currency,
-                         jsonb_build_object('rolledBackAmount', v_refund, 'tombstone', v_tombstone));
 END $$;
