@@ -7,6 +7,7 @@ and a worker's lease is expired by hand where a test needs time to have passed."
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import urllib3
@@ -36,7 +37,8 @@ SEED_ROUND = {
     "wins": [{"amount": 2500, "relatedBetIndex": 0}],
     "rollbacks": [{"betIndex": 1}],
 }
-TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")
+NO_POOL: Any = None  # the fake transport raises it: there is no connection pool
+TIMEOUT = urllib3.exceptions.ReadTimeoutError(NO_POOL, "/casino", "read timed out")
 
 
 class ProviderDied(BaseException):
