@@ -318,6 +318,38 @@ def test_a_provider_stopping_before_the_rescue_is_recorded_still_refunds_the_und
     assert admin.reconcile(database_url).ok
 
 
+def test_a_settlement_worker_killed_after_its_last_delivery_leaves_a_round_that_still_ends(
+    database_url, player, casino, monkeypatch
+):
+    """Found by the fault simulation (seed 314159): a settlement run delivered a round's last
+    queued action and stopped before it released the round; the round stayed
+    `pending_settlement` with nothing left to deliver, which no settlement run (it took only
+    rounds with a due action) and no sweep (it takes only open rounds) ever picked again."""
+    user, ps = player
+    casino.down["credit"] = 503
+    report = play(ps, bets=[{"amount": 100}], wins=[{"amount": 400, "relatedBetIndex": 0}])
+    assert report["status"] == "pending_settlement"
+    del casino.down["credit"]
+    real = outbox.release
+
+    def dies(rnd, owner, status):
+        if rnd.round_id != report["roundId"]:
+            return real(rnd, owner, status)
+        monkeypatch.setattr(outbox, "release", real)
+        raise ProviderDied()  # the win is delivered and recorded; the worker dies before releasing
+
+    monkeypatch.setattr(outbox, "release", dies)
+    with pytest.raises(ProviderDied):
+        settlement.drain()
+    status, rows = recorded(database_url, report["roundId"])
+    assert status == "pending_settlement" and [state for _, state, _, _ in rows] == ["delivered", "delivered"]
+    expire_lease(database_url, report["roundId"])
+    settlement.drain()
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, report["roundId"])[0] == "completed"
+    assert wallet(database_url, user)[0] == 10_000 - 100 + 400
+
+
 def test_undelivered_at_the_horizon_is_parked_then_retried_by_an_operator(database_url, player, casino):
     user, ps = player
     casino.down["credit"] = 503
