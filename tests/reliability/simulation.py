@@ -33,6 +33,7 @@ the schedule says so (expire_leases), so a seed replays exactly (SETTLEMENT_SEED
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -364,6 +365,7 @@ class Figures:
     parked_codes: Counter[str] = field(default_factory=Counter)
     heal_passes: int = 0
     findings: list[str] = field(default_factory=list)
+    digest: str = ""
 
     @property
     def mismatches(self) -> int:
@@ -403,7 +405,8 @@ def summary() -> list[str]:
 
 def replay_command(seed: int, rounds: int) -> str:
     extra = "" if rounds == DEFAULT_ROUNDS else f" SETTLEMENT_ROUNDS={rounds}"
-    return f"SETTLEMENT_SEED={seed}{extra} python -m pytest tests/reliability/test_settlement_simulation.py"
+    test = "tests/reliability/test_settlement_simulation.py::test_settlement_simulation"
+    return f"SETTLEMENT_SEED={seed}{extra} python -m pytest {test}"
 
 
 class Simulation:
@@ -672,6 +675,7 @@ class Simulation:
         self.figures.parked_explained = result.parked_explained
         self.figures.parked_codes = result.parked_codes
         self.figures.findings = result.findings
+        self.figures.digest = result.digest
         reconciliation = admin.reconcile(self.url)
         if not reconciliation.ok:
             self.figures.findings.append("reconcile: " + reconciliation.table().replace("\n", " | ")[-2000:])
@@ -727,6 +731,8 @@ class CheckResult:
     parked_explained: int = 0
     parked_codes: Counter[str] = field(default_factory=Counter)
     findings: list[str] = field(default_factory=list)
+    #: what every round ended as, callback by callback (names aside): equal for equal runs
+    digest: str = ""
 
 
 def refusal_explained(row: Row, earlier: list[Row], rows: list[Row]) -> bool:
@@ -799,11 +805,13 @@ def check_rounds(url: str, players: list[Player], round_pks: set[int]) -> CheckR
         if c[1] not in recorded:
             findings.append(f"the casino holds {c[2]} {c[1]} ({c[3]}, delta {c[5]}) that no provider record names")
     implied_by_player: Counter[str] = Counter()
+    outcome = hashlib.sha256()
     for pk, round_id, status, session in rounds:
         player = sessions[session]
         rs = rows[pk]
         result.statuses[status] += 1
         result.actions += len(rs)
+        outcome.update(repr((status, [(r.type, r.amount, r.state, r.final_code, r.rescue) for r in rs])).encode())
 
         def finding(message: str, round_id: str = round_id, status: str = status) -> None:
             findings.append(f"round {round_id} ({status}): {message}")
@@ -878,6 +886,7 @@ def check_rounds(url: str, players: list[Player], round_pks: set[int]) -> CheckR
             if b < a:
                 finding(f"the casino saw {rb.type} {rb.transaction_id} before the earlier {ra.type} {ra.transaction_id}")
         implied_by_player[player.user_id] += implied
+    result.digest = outcome.hexdigest()
     for p in players:
         expected = p.opening + implied_by_player[p.user_id]
         if wallets.get(p.user_id) != expected:
