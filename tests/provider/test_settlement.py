@@ -256,9 +256,11 @@ def test_a_provider_killed_mid_round_is_finished_by_the_sweeper(
     round_id = f"killed-{dies_at}-{ps}"
     assert recorded(database_url, round_id)[0] == "open"
     casino.down.clear()
-    assert settlement.sweep(timeout_seconds=0).rounds == 0  # the player's lease still holds
+    # (rounds other tests left open may be swept too: only this round's records are asserted)
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, round_id)[0] == "open"  # the player's lease still holds
     expire_lease(database_url, round_id)
-    assert settlement.sweep(timeout_seconds=0).finished == {ends: 1}
+    assert settlement.sweep(timeout_seconds=0).finished.get(ends, 0) >= 1
     assert recorded(database_url, round_id)[0] == ends
     assert wallet(database_url, user)[0] == balance
     assert admin.reconcile(database_url).ok
