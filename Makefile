@@ -59,7 +59,7 @@ integration: venv  ## handler and wallet-rule tests against a real PostgreSQL
 reliability: venv  ## faults, fuzzing, concurrency and the model-based run
 	$(PY) -m pytest tests/reliability
 
-soak: venv  ## the long reliability run (20,000+ model-based steps)
+soak: venv  ## the long reliability runs (20,000+ model-based steps, 50,000 simulated settlement rounds)
 	$(PY) -m pytest -m soak tests/reliability
 
 CASINO_URL ?= http://127.0.0.1:3000

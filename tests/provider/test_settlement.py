@@ -296,6 +296,71 @@ def test_a_provider_database_failure_while_recording_leaves_a_round_the_sweeper_
     assert admin.reconcile(database_url).ok
 
 
+@pytest.mark.parametrize("stop", [errors.ServiceUnavailable, ProviderDied], ids=["database-down", "provider-killed"])
+def test_a_provider_stopping_before_the_rescue_is_recorded_still_refunds_the_undecided_debit(
+    database_url, player, casino, monkeypatch, stop
+):
+    """Found by the fault simulation (seed 7): the undecided debit was marked cancelled (and
+    the round's later actions with it) before its rescue rollback was recorded; a provider
+    stopping in between left a round that the sweeper ended `cancelled` with the debit applied
+    and never refunded."""
+    user, ps = player
+    casino.down["debit"] = (TIMEOUT,)  # the casino applies the debit, the answer is lost
+    real = outbox.record
+
+    def stops_before_the_rescue(rnd, planned, **kwargs):
+        if any(p.rescue for p in planned):
+            monkeypatch.setattr(outbox, "record", real)
+            raise stop()
+        return real(rnd, planned, **kwargs)
+
+    monkeypatch.setattr(outbox, "record", stops_before_the_rescue)
+    round_id = f"rescue-unrecorded-{ps}"
+    with pytest.raises(stop):
+        play(ps, roundId=round_id, bets=[{"amount": 300}], wins=[{"amount": 500, "relatedBetIndex": 0}])
+    assert wallet(database_url, user)[0] == 10_000 - 300
+    casino.down.clear()
+    expire_lease(database_url, round_id)
+    settlement.sweep(timeout_seconds=0)
+    status, rows = recorded(database_url, round_id)
+    assert status == "cancelled" and ("rollback", "delivered", "OK", True) in rows, rows
+    assert wallet(database_url, user)[0] == 10_000  # refunded: where the round started
+    assert casino.sent("credit", round_id) == []
+    assert admin.reconcile(database_url).ok
+
+
+def test_a_settlement_worker_killed_after_its_last_delivery_leaves_a_round_that_still_ends(
+    database_url, player, casino, monkeypatch
+):
+    """Found by the fault simulation (seed 314159): a settlement run delivered a round's last
+    queued action and stopped before it released the round; the round stayed
+    `pending_settlement` with nothing left to deliver, which no settlement run (it took only
+    rounds with a due action) and no sweep (it takes only open rounds) ever picked again."""
+    user, ps = player
+    casino.down["credit"] = 503
+    report = play(ps, bets=[{"amount": 100}], wins=[{"amount": 400, "relatedBetIndex": 0}])
+    assert report["status"] == "pending_settlement"
+    del casino.down["credit"]
+    real = outbox.release
+
+    def dies(rnd, owner, status):
+        if rnd.round_id != report["roundId"]:
+            return real(rnd, owner, status)
+        monkeypatch.setattr(outbox, "release", real)
+        raise ProviderDied()  # the win is delivered and recorded; the worker dies before releasing
+
+    monkeypatch.setattr(outbox, "release", dies)
+    with pytest.raises(ProviderDied):
+        settlement.drain()
+    status, rows = recorded(database_url, report["roundId"])
+    assert status == "pending_settlement" and [state for _, state, _, _ in rows] == ["delivered", "delivered"]
+    expire_lease(database_url, report["roundId"])
+    settlement.drain()
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, report["roundId"])[0] == "completed"
+    assert wallet(database_url, user)[0] == 10_000 - 100 + 400
+
+
 def test_undelivered_at_the_horizon_is_parked_then_retried_by_an_operator(database_url, player, casino):
     user, ps = player
     casino.down["credit"] = 503

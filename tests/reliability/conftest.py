@@ -77,6 +77,18 @@ def reconciled(database_url):
     assert_reconciled(database_url)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The settlement simulation's figures (tests/reliability/simulation.py): a line per seed
+    and the total."""
+    from tests.reliability.simulation import summary
+
+    lines = summary()
+    if lines:
+        terminalreporter.write_sep("-", "settlement simulation")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 # ------------------------------------------------------------------ one connection per thread
 
 

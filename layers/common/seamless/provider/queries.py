@@ -73,13 +73,19 @@ UPDATE provider_game_rounds SET status = %(status)s::text, updated_at = now(),
  WHERE id = %(id)s
 """
 
-#: rounds in durable settlement whose first undelivered action is due
+#: rounds in durable settlement whose first undelivered action is due - or with nothing left
+#: to deliver (a worker stopped after its last delivery, before it ended the round) and
+#: nothing parked waiting for an operator
 DUE_ROUNDS = """
 SELECT r.id
   FROM provider_game_rounds r
  WHERE r.status = 'pending_settlement' AND (r.lease_until IS NULL OR r.lease_until < now())
-   AND (SELECT b.next_attempt_at <= now() FROM provider_bets b
-         WHERE b.game_round_id = r.id AND b.state IN ('pending', 'queued') ORDER BY b.id LIMIT 1)
+   AND coalesce(
+        (SELECT b.next_attempt_at <= now() FROM provider_bets b
+          WHERE b.game_round_id = r.id AND b.state IN ('pending', 'queued') ORDER BY b.id LIMIT 1),
+        NOT EXISTS (SELECT 1 FROM provider_bets p
+                     WHERE p.game_round_id = r.id
+                       AND (p.state IN ('pending', 'queued') OR (p.state = 'parked' AND p.final_status IS NULL))))
  ORDER BY r.updated_at
  LIMIT %s
 """

@@ -155,8 +155,7 @@ class Engine:
                     logger.warning("settlement parked", extra={"transaction_id": action.transaction_id, "code": code})
                 continue
             if action.type == "bet" and not credited(self.rnd.actions):
-                self.record(action, result, "cancelled", note="undecided: compensated by a rescue rollback")
-                self.compensate(action, None)
+                self.compensate(action, None, result)
                 continue
             # owed (or a debit in a credited round): retried until final, later actions wait
             self.record(action, result, "queued", next_attempt_at=self.next_attempt(action))
@@ -181,13 +180,11 @@ class Engine:
         extra = None if self.inline else {"durable": True}
         outbox.record_attempts(action, result, state, code=result_code(result), attempts_extra=extra, **kwargs)
 
-    def compensate(self, bet: Action, note: str | None) -> None:
+    def compensate(self, bet: Action, note: str | None, result: CallResult | None = None) -> None:
         """Rescue rollbacks of an undecided debit and of every other bet that stands; the
-        round's later actions are cancelled (§7a)."""
-        if note is not None:
-            outbox.set_state([bet], "cancelled", note=f"undecided ({note}): compensated by a rescue rollback")
-        later = [a for a in self.rnd.actions if a.open and a.id > bet.id and not a.rescue]
-        outbox.set_state(later, "cancelled", note="cancelled: an earlier bet of the round is undecided")
+        round's later actions are cancelled (§7a). The rescues are recorded first: a worker
+        that stops in the middle leaves the bet open, and the next worker compensates it again
+        (finding its rescues recorded) - never a bet given up without its rescue."""
         rescued = {a.payload.get("betTransactionId") for a in self.rnd.actions if a.rescue}
         targets = [bet] + [b for b in standing_bets(self.rnd.actions) if b.id != bet.id]
         planned = [
@@ -206,10 +203,18 @@ class Engine:
             for target in targets
             if target.transaction_id not in rescued
         ]
-        known = {a.id for a in self.rnd.actions}
-        outbox.record(self.rnd, planned, state="pending" if self.inline else "queued")
-        if self.inline:
-            self.fresh |= {a.id for a in self.rnd.actions if a.id not in known}
+        if planned:
+            known = {a.id for a in self.rnd.actions}
+            outbox.record(self.rnd, planned, state="pending" if self.inline else "queued")  # reloads the actions
+            if self.inline:
+                self.fresh |= {a.id for a in self.rnd.actions if a.id not in known}
+            bet = next(a for a in self.rnd.actions if a.id == bet.id)
+        later = [a for a in self.rnd.actions if a.open and a.id > bet.id and not a.rescue]
+        outbox.set_state(later, "cancelled", note="cancelled: an earlier bet of the round is undecided")
+        if result is not None:
+            self.record(bet, result, "cancelled", note="undecided: compensated by a rescue rollback")
+        else:
+            outbox.set_state([bet], "cancelled", note=f"undecided ({note}): compensated by a rescue rollback")
         count("RescueRollbacks")
 
     def hand_over(self, action: Action) -> str:
