@@ -508,3 +508,20 @@ def test_the_provider_round_lookups_are_index_lookups(database_url, query, param
         conn.execute("SET LOCAL enable_seqscan = off")
         plan = json.dumps(fetch_one(conn, "EXPLAIN (FORMAT JSON) " + getattr(queries, query), params)[0])
     assert index in plan and "Seq Scan" not in plan, plan
+
+
+def test_a_round_the_sweeper_ended_before_anything_was_recorded_is_played_when_sent_again(database_url, player, casino):
+    """Found by the fault simulation: a provider that died right after claiming the round left
+    an empty round, which the sweeper ended; sending the same roundId again plays it."""
+    user, ps = player
+    round_id = f"empty-{ps}"
+    with admin_conn(database_url) as conn:
+        conn.execute(
+            "INSERT INTO provider_game_rounds (round_id, provider_session_id, status) VALUES (%s, %s, 'open')", (round_id, ps)
+        )
+    expire_lease(database_url, round_id)
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, round_id) == ("cancelled", [])
+    report = play(ps, roundId=round_id, bets=[{"amount": 100}], wins=[{"amount": 300, "relatedBetIndex": 0}])
+    assert report["status"] == "completed" and [a["code"] for a in report["actions"]] == ["OK", "OK"]
+    assert wallet(database_url, user)[0] == 10_000 - 100 + 300

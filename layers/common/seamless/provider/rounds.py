@@ -117,7 +117,7 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
                 details=[{"field": "roundId", "message": "This roundId was already played with other actions."}]
             )
         answered_before = {a.id for a in rnd.actions if a.answered}
-        if rnd.status in FINISHED:
+        if rnd.status in FINISHED and rnd.actions:  # a round that ended with nothing recorded is played now
             sent = replay(rnd, courier, deadline)
         else:
             known = {a.id for a in rnd.actions}
