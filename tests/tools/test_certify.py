@@ -175,7 +175,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_cli_exit_codes_and_progress(api, database_url, tmp_path):
     config = token_config(database_url, api)
-    common = ["--rich-token", config.rich_tokens[0], "--poor-token", config.poor_token or "", "--max-bet", str(GAME_MAX_BET)]
+    # --opt=value: a session token may start with "-", which argparse would read as an option
+    common = [f"--rich-token={config.rich_tokens[0]}", f"--poor-token={config.poor_token or ''}", "--max-bet", str(GAME_MAX_BET)]
     env = {"CERTIFY_SECRET": CASINO_SECRET}
     ok = _cli("--casino-url", api, *common, "--only", "signature.*", "--report-dir", str(tmp_path / "ok"), env=env)
     assert ok.returncode == 0, ok.stderr
