@@ -33,15 +33,10 @@ from .fixtures import (  # noqa: F401 - re-exported: the seed ids are part of ad
     create_player,
     create_provider_session,
     create_session,
+    returned,
 )
 
 CHECKS = ROOT / "sql" / "checks"
-
-
-def _returned(row: tuple | None) -> object:
-    if row is None:
-        raise RuntimeError("an upsert ... RETURNING returned no row")
-    return row[0]
 
 
 def seed(url: str, *, quiet: bool = False) -> None:
@@ -50,7 +45,7 @@ def seed(url: str, *, quiet: bool = False) -> None:
     provider_base_url = os.environ.get("PROVIDER_BASE_URL", LOCAL_API)
     casino_base_url = os.environ.get("CASINO_BASE_URL", LOCAL_API)
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        provider_id = _returned(
+        provider_id = returned(
             conn.execute(
                 """INSERT INTO casino_game_providers (code, name, api_base_url, secret_ref)
                VALUES (%s, 'Jaqpot Games', %s, 'PROVIDER_SECRET')

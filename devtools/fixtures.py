@@ -41,7 +41,8 @@ DEV_PROVIDER_SESSION_ID = "dev-provider-session"
 LOCAL_API = "http://127.0.0.1:3000"
 
 
-def _one(row: tuple[Any, ...] | None) -> Any:
+def returned(row: tuple[Any, ...] | None) -> Any:
+    """The first column of the row an INSERT/upsert ... RETURNING must return."""
     if row is None:
         raise RuntimeError("an INSERT ... RETURNING returned no row")
     return row[0]
@@ -119,7 +120,7 @@ def create_provider_session(
 ) -> str:
     """The provider's side of a casino session: its customer for the casino player and its
     session holding the casino's token. An existing session id is kept."""
-    customer = _one(
+    customer = returned(
         conn.execute(
             "INSERT INTO provider_casino_users (casino_id, casino_player_id) SELECT id, %s FROM provider_casinos "
             "WHERE code = %s ON CONFLICT (casino_id, casino_player_id) DO UPDATE SET casino_player_id = "

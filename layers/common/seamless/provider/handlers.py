@@ -50,7 +50,7 @@ def scheduled(work: Callable[[float | None], dict[str, Any]]) -> Handler:
     def handler(event: dict, context: Any) -> dict:
         deadline.start(context)
         summary = work(deadline.at(get_settings().invocation_margin_seconds))
-        for name, value in settlement_gauges().items():
+        for name, value in outbox.gauges().items():
             gauge(name, value)
         logger.info("scheduled run", extra=summary)
         return summary
@@ -58,18 +58,13 @@ def scheduled(work: Callable[[float | None], dict[str, Any]]) -> Handler:
     return handler
 
 
-def settlement_gauges() -> dict[str, float]:
-
-    return outbox.gauges()
-
-
 def settlement_handler() -> Handler:
-
+    """SettlementFunction: one durable-delivery run (docs/settlement.md)."""
     return scheduled(lambda until: settlement.drain(until).as_json())
 
 
 def sweeper_handler() -> Handler:
-
+    """RoundSweeperFunction: finishes rounds left open (docs/settlement.md)."""
     return scheduled(lambda until: settlement.sweep(until).as_json())
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from ..contract import errors
-from ..contract.client import CallResult, SignedClient
+from ..contract.client import Attempt, CallResult, SignedClient
 from ..contract.models import ProviderSimulateRequest
 from ..contract.round_plan import PlannedAction, plan_round, transaction_ids
 from ..runtime import db
@@ -198,9 +198,7 @@ def _code(action: Action, result: CallResult | None) -> str:
     return "CANCELLED" if action.state == "cancelled" else "PENDING"
 
 
-def _as_attempt(recorded: dict[str, Any]) -> Any:
-    from ..contract.client import Attempt
-
+def _as_attempt(recorded: dict[str, Any]) -> Attempt:
     return Attempt(
         int(recorded.get("attempt") or 0),
         recorded.get("httpStatus"),

@@ -247,16 +247,20 @@ class Engine:
 
     def finish(self) -> str:
         """Every action has its final answer: the round ends."""
-        actions = self.rnd.actions
-        if any(a.state == "parked" and a.final_status is None for a in actions):
-            return "pending_settlement"  # an operator retries or resolves what was parked
-        if any(a.rescue for a in actions):
-            return "cancelled"
-        if any(a.type in ("win", "close") and a.ok and a.payload.get("roundClosed") for a in actions):
-            return "completed"
-        if not standing_bets(actions) and not credited(actions):
-            return "cancelled"  # nothing stands and nothing was paid: nothing to close
-        return "open"  # played but not closed (explicit actions): the sweeper closes it later
+        return round_status(self.rnd.actions)
+
+
+def round_status(actions: list[Action]) -> str:
+    """How a round whose actions all have their final answer ends."""
+    if any(a.state == "parked" and a.final_status is None for a in actions):
+        return "pending_settlement"  # an operator retries or resolves what was parked
+    if any(a.rescue for a in actions):
+        return "cancelled"
+    if any(a.type in ("win", "close") and a.ok and a.payload.get("roundClosed") for a in actions):
+        return "completed"
+    if not standing_bets(actions) and not credited(actions):
+        return "cancelled"  # nothing stands and nothing was paid: nothing to close
+    return "open"  # played but not closed (explicit actions): the sweeper closes it later
 
 
 def owner_id(kind: str) -> str:
@@ -368,10 +372,9 @@ def retry(action_id: int, settings: ProviderSettings | None = None) -> bool:
     return outbox.retry_parked(action_id, settings.settlement_horizon_seconds)
 
 
-def resolve(action_id: int, note: str, settings: ProviderSettings | None = None) -> bool:
+def resolve(action_id: int, note: str) -> bool:
     """Marks a parked action as resolved by an operator (e.g. paid by other means); its round
     then ends."""
-    settings = settings or get_settings()
     round_pk = outbox.resolve_parked(action_id, note)
     if round_pk is None:
         return False
@@ -381,8 +384,7 @@ def resolve(action_id: int, note: str, settings: ProviderSettings | None = None)
         status = rnd.status
         try:
             if not any(a.open for a in rnd.actions):
-                courier = Courier(SignedClient("", ""), "", "")  # nothing left to send
-                status = Engine(rnd, courier, settings, inline=False, deadline=None).finish()
+                status = round_status(rnd.actions)
         finally:
             outbox.release(rnd, owner, status)
     return True
