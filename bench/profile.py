@@ -36,6 +36,7 @@ STAGES = [
     ("psycopg (Python side of sending the statement, reading the row)", ("(psycopg/", "(psycopg_binary/")),
     ("pydantic (parse and validate the body)", ("(pydantic/", "(pydantic_core/")),
     ("HMAC-SHA256 (client signs, handler verifies)", ("(seamless/contract/signing.py",)),
+    ("request line (audit fields and EMF metrics, one JSON line)", ("(seamless/runtime/observability.py",)),
     ("Powertools Logger (JSON log lines, Lambda context)", ("(aws_lambda_powertools/logging",)),
     ("Powertools Metrics (EMF: add, serialise, flush)", ("(aws_lambda_powertools/metrics",)),
     ("Powertools other (event data class, shared)", ("(aws_lambda_powertools",)),

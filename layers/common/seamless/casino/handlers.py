@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contract import signing
-from ..runtime import db
+from ..runtime import db, observability
 from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, query_endpoint, read_body
-from ..runtime.observability import count, logger
+from ..runtime.observability import count
 from ..runtime.settings import CASINO_ROLE
 from .ledger import Outcome
 from .settings import get_settings
@@ -24,6 +24,13 @@ def callback_secrets() -> list[str]:
 
 
 def count_outcome(endpoint: str, outcome: Outcome) -> None:
+    """The outcome's metrics and audit fields on the request line (the body is read only for a
+    rollback or a refusal: the tombstone flag, the error code)."""
+    observability.note(replayed=outcome.replayed)
+    if outcome.status != 200:
+        error = json.loads(outcome.body).get("error")
+        if isinstance(error, dict):
+            observability.note(code=error.get("code"))
     if outcome.replayed:
         count("Replays")
     elif outcome.status == 402:
@@ -42,13 +49,12 @@ def casino_callback(model: type[M], operation: Callable[[Any, M, uuid.UUID], Out
         parsed = parse(model, body)
         transaction_id = getattr(parsed, "transaction_id", None)
         if transaction_id:
-            logger.set_correlation_id(transaction_id)
+            observability.note(correlation_id=transaction_id)
         # One id for every attempt of this invocation: an answer stored by one of them (a commit
         # whose acknowledgement was lost) is this request's first answer, not a replay (§5).
         invocation = uuid.uuid4()
         outcome = db.run_idempotent(CASINO_ROLE, lambda conn: operation(conn, parsed, invocation))
         count_outcome(operation.__name__, outcome)
-        logger.info("callback answered", extra={"status": outcome.status, "replayed": outcome.replayed})
         return json_response(outcome.status, outcome.body, replayed=outcome.replayed)
 
     return api_handler(work)

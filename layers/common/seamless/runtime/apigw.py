@@ -22,8 +22,8 @@ import pydantic
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
 from ..contract import errors, signing
-from . import deadline
-from .observability import count, dimension, logger, metrics, traced
+from . import deadline, observability
+from .observability import count, logger, traced
 
 MAX_BODY_BYTES = 65_536
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -189,6 +189,7 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return work()
     except errors.ApiError as exc:
+        observability.note(code=exc.code)
         if exc.status >= 500:
             logger.warning("request failed", extra={"code": exc.code})
         if isinstance(exc, errors.InvalidSignature):
@@ -200,25 +201,27 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def api_handler(work: Callable[[ProxyEvent], dict[str, Any]]) -> Handler:
-    """Wraps work(event) as a Lambda handler: logging context, correlation id, error mapping.
-    Everything that reads the event runs inside the guarded section."""
+    """Wraps work(event) as a Lambda handler: the request line (audit fields and metrics, one
+    JSON line per request), correlation id, error mapping. Everything that reads the event runs
+    inside the guarded section."""
 
     def serve(event: Any) -> dict[str, Any]:
         request = proxy_event(event)
         context = event.get("requestContext")
         request_id = context.get("requestId") if isinstance(context, dict) else None
         if isinstance(request_id, str):
-            logger.set_correlation_id(request_id)
-        dimension("endpoint", _path(request) or "unknown")
+            observability.note(correlation_id=request_id)
+        observability.note(endpoint=_path(request) or "unknown")
         count("Requests")
         return work(request)
 
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict, context: Any) -> dict:
         deadline.start(context)
-        return _guarded(lambda: serve(event))
+        observability.begin_request(context)
+        response = _guarded(lambda: serve(event))
+        observability.end_request(response["statusCode"])
+        return response
 
     return handler
 

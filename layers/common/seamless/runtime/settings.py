@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -53,6 +54,18 @@ class CommonSettings(BaseModel):
     http_backoff_max_seconds: float = Field(default=1.0, ge=0)
     #: POWERTOOLS_TRACE_DISABLED: no X-Ray (local runs and tests)
     powertools_trace_disabled: bool = False
+    #: the request line's service, metric namespace and whether it carries metrics, read once
+    #: per container (Powertools' own variables, with its rule: POWERTOOLS_DEV turns metrics off
+    #: unless POWERTOOLS_METRICS_DISABLED says otherwise)
+    powertools_service_name: str = "service_undefined"
+    powertools_metrics_namespace: str = "CasinoWallet"
+    powertools_metrics_disabled: bool | None = None
+    powertools_dev: bool = False
+
+    def metrics_disabled(self) -> bool:
+        if self.powertools_metrics_disabled is not None:
+            return self.powertools_metrics_disabled
+        return self.powertools_dev
 
     def retry_policy(self, *, read_timeout: float | None = None) -> RetryPolicy:
         """The one builder of the signed client's budget, used by both sides."""
@@ -145,6 +158,20 @@ class CommonSettings(BaseModel):
 
 _previous_stage: Any = None
 
+#: run once, before the container's first AWS SDK call (observability adds X-Ray's patch of
+#: botocore here: botocore's client module, a sixth of a second, is imported when a function first
+#: needs it, whether tracing is on or off, instead of at init for tracing alone)
+before_first_aws_call: list[Callable[[], None]] = []
+_aws_ready = False
+
+
+def _aws_sdk_ready() -> None:
+    global _aws_ready
+    if not _aws_ready:
+        for hook in before_first_aws_call:
+            hook()  # idempotent: threads of the local API may race here
+        _aws_ready = True
+
 
 def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok: bool = False) -> str:
     """A Secrets Manager secret string (its AWSCURRENT version, or `stage`), cached by
@@ -159,6 +186,7 @@ def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     global _previous_stage
+    _aws_sdk_ready()
     try:
         if stage is None:
             value: Any = parameters.get_secret(arn, max_age=max_age)
