@@ -79,6 +79,5 @@ def cold_start(runs: int, modules: tuple[str, ...] | None = None) -> list[dict[s
         if modules is not None and folder not in modules:
             continue
         add(f"{folder} (X-Ray on, as deployed)", _module_body(app), folder=folder)
-        if folder == "functions/casino/debit":
-            add(f"{folder} (X-Ray off)", _module_body(app), tracing=False, folder=folder)
+        add(f"{folder} (X-Ray off)", _module_body(app), tracing=False, folder=folder)
     return rows

@@ -5,6 +5,7 @@ asserted here: speed is what `make bench` reports, as ratios to pgbench."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 
 from bench.harness import ALL_FIGURES, HANDLER, MIXED, QUICK, run
@@ -49,3 +50,5 @@ def test_harness_produces_every_figure_and_reconciles():
     names = [t["target"].split(",")[0] for t in targets(results)]
     assert "## Targets" in report and len(names) == 8, names
     assert "**FAILED**" not in report
+    # every function's import with X-Ray on is set beside the same import with it off
+    assert re.search(r"\| functions/casino/debit \(X-Ray on, as deployed\) \| [\d.]+ \| [\d.]+ \| \d+\.\d\d \|", report), report
