@@ -58,7 +58,8 @@ HANDLER_HOT = "handler debit (hot wallet)"
 MIXED = "mixed round"
 HTTP = "HTTP debit (local API)"
 FLOOR = "floor handler"
-ALL_FIGURES = (TPCB, OWN, OWN_HOT, HANDLER, HANDLER_HOT, MIXED, HTTP, FLOOR)
+FLOOR_LEDGER = "floor handler + ledger call"
+ALL_FIGURES = (TPCB, OWN, OWN_HOT, HANDLER, HANDLER_HOT, MIXED, HTTP, FLOOR, FLOOR_LEDGER)
 
 
 @dataclass
@@ -258,8 +259,9 @@ class Bench:
                     fig = self.clients(pool, probe, name, kind, c, hot)
                     fig.round_trips_per_op = calibration[kind]
                     level.append(fig)
-                self.progress(f"  c={c}: {FLOOR}")
-                level.append(self.clients(pool, probe, FLOOR, "floor", c, False))
+                for name, kind in ((FLOOR, "floor"), (FLOOR_LEDGER, "floor-ledger")):
+                    self.progress(f"  c={c}: {name}")
+                    level.append(self.clients(pool, probe, name, kind, c, False))
                 if api is not None:
                     self.progress(f"  c={c}: {HTTP}")
                     level.append(self.clients(pool, probe, HTTP, "debit", c, False, api))

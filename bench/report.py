@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from .harness import FLOOR, HANDLER, HANDLER_HOT, HTTP, MIXED, OWN, OWN_HOT, TPCB, Figure
+from .harness import FLOOR, FLOOR_LEDGER, HANDLER, HANDLER_HOT, HTTP, MIXED, OWN, OWN_HOT, TPCB, Figure
 
 ON_SUFFIX, OFF_SUFFIX = " (X-Ray on, as deployed)", " (X-Ray off)"
 COLD_DEBIT_ON = "functions/casino/debit" + ON_SUFFIX
@@ -54,6 +54,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     floor = find(figures, FLOOR, c)
+    floor_ledger = find(figures, FLOOR_LEDGER, c)
 
     def per_op(f: Figure | None, key: str) -> float | None:
         return f.usage.per_op_ms(f.ops)[key] if f is not None and f.usage is not None else None
@@ -102,6 +103,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             r <= 1.5,
             f"{h_cpu:.3f} ms vs {f_cpu:.3f} ms (worker processes: client + handler)",
             inputs=(handler, floor),
+        )
+    fl_cpu = per_op(floor_ledger, "client")
+    if h_cpu and fl_cpu:
+        r = h_cpu / fl_cpu
+        add(
+            f"(diagnostic) handler CPU per debit ÷ floor handler's with the ledger call, c={c}",
+            r,
+            "≤ 1.5",
+            r <= 1.5,
+            f"{h_cpu:.3f} ms vs {fl_cpu:.3f} ms: what the handler's own Python adds, the statement's wait set apart",
+            inputs=(handler, floor_ledger),
         )
     if hot and handler:
         r = hot.ops_per_s / handler.ops_per_s
@@ -152,6 +164,9 @@ DESCRIPTIONS = [
     "signed events: verify the HMAC, parse the body with the same pydantic model, one `SELECT 1` round "
     "trip, a response; no logging, metrics or ledger. The debit handler's CPU per call is a same-run "
     "ratio to it.",
+    f"- **{FLOOR_LEDGER}**: the same floor with the ledger's own debit statement instead of `SELECT 1`: "
+    "waiting for a statement that runs a millisecond or two costs the waiting process CPU of its own "
+    "(the wake-up), so the debit handler's CPU beside this one is what its own Python adds.",
     f"- **{HTTP}**: the same debits over loopback HTTP through `python -m devtools serve` (one Python "
     "process, threads, one database connection per role: a development server, not Lambda's model).",
 ]

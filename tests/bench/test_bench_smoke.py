@@ -48,7 +48,7 @@ def test_harness_produces_every_figure_and_reconciles():
 
     report = markdown(results, None)
     names = [t["target"].split(",")[0] for t in targets(results)]
-    assert "## Targets" in report and len(names) == 8, names
+    assert "## Targets" in report and len(names) == 9, names
     assert "**FAILED**" not in report
     # every function's import with X-Ray on is set beside the same import with it off
     assert re.search(r"\| functions/casino/debit \(X-Ray on, as deployed\) \| [\d.]+ \| [\d.]+ \| \d+\.\d\d \|", report), report
