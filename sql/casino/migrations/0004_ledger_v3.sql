@@ -1,0 +1,12 @@
+-- Ledger v3 (issue 14, continued): fewer rows and index entries per callback
+-- (bench/experiments.md measures each step beside pgbench's TPC-B).
+--
+-- 1. The ledger's index on wallet_id goes. No reader looks ledger rows up by wallet: the
+--    callbacks, the support lookup (seamless/casino/queries.py), the cross-check and the
+--    violations check look them up by (provider_id, transaction_id), (provider_id, round_id) or
+--    (provider_id, bet_transaction_id), and reconcile sums the whole ledger by wallet in one
+--    scan. The foreign key to casino_wallets stays. Without the index, deleting a wallet or
+--    changing its id would scan the ledger for referencing rows; neither happens: wallets are
+--    never deleted (casino_app has no DELETE on them, no job deletes one) and their id is an
+--    identity that nothing updates (casino_app may update only the balances and updated_at).
+DROP INDEX casino_transactions_wallet;
