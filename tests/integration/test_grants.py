@@ -132,7 +132,9 @@ CASINO_REFUSED = [
     ("DELETE FROM casino_rounds WHERE round_id = '{s.round_id}'", HISTORY),
     ("UPDATE casino_rounds SET session_id = session_id WHERE round_id = '{s.round_id}'", DENIED),
     ("UPDATE casino_rounds SET wallet_id = wallet_id WHERE round_id = '{s.round_id}'", DENIED),
-    ("UPDATE casino_bet_claims SET claimed_by = 'bet'", DENIED),
+    # a tombstone is a ledger row (ledger v3): the role can neither lift nor delete it
+    ("UPDATE casino_transactions SET tombstone = false WHERE tombstone", DENIED),
+    ("DELETE FROM casino_transactions WHERE tombstone", DENIED),
     # the provider's side
     ("SELECT 1 FROM provider_sessions LIMIT 1", DENIED),
     ("UPDATE provider_casinos SET callback_base_url = 'x'", DENIED),
@@ -296,7 +298,6 @@ CASINO_TABLE_GRANTS = {
     "casino_game_sessions": {"SELECT"},
     "casino_transactions": {"SELECT"},
     "casino_rounds": {"SELECT", "DELETE"},
-    "casino_bet_claims": {"SELECT", "DELETE"},
     # the ledger draws a row's id before writing it once (casinoTransactionId is in its body)
     "casino_transactions_id_seq": {"USAGE"},
 }
@@ -340,7 +341,6 @@ CASINO_COLUMN_GRANTS = {
     },
     ("casino_rounds", "INSERT"): {"provider_id", "round_id", "session_id", "wallet_id", "has_credit", "closed"},
     ("casino_rounds", "UPDATE"): {"has_credit", "closed"},
-    ("casino_bet_claims", "INSERT"): {"provider_id", "transaction_id", "claimed_by"},
 }
 PROVIDER_TABLE_GRANTS = {
     "provider_games": {"SELECT"},
