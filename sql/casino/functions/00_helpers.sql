@@ -37,6 +37,12 @@
 -- (a transaction-level advisory lock) -> round row -> own transactionId row. A callback takes at
 -- most one lock of each kind, and none waits for an earlier kind while holding a later one.
 --
+-- The entry points (ledger.debit, credit, rollback, get_balance) pin their search_path. The
+-- helpers they call on every callback do not (a SET clause keeps the planner from inlining a SQL
+-- function and costs every call a GUC save and restore): they name every table by its schema,
+-- the SQL ones are inlined into their caller's plan, and nobody but the migrating admin can
+-- create an object that would shadow a name (sql/database.sql).
+--
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
 -- response body text, and whether it is a replay of a stored response - one that another
 -- invocation of the handler wrote (p_invocation, a random id per handler invocation).
@@ -44,11 +50,12 @@
 CREATE SCHEMA ledger;
 
 -- The normalised fields of docs/protocol.md §5, not the raw body: key order, whitespace and
--- unknown fields do not change the hash; the player is resolved from the token..
+-- unknown fields do not change the hash; the player is resolved from the token. STABLE, not
+-- IMMUTABLE (jsonb_build_array is only stable), so that the planner inlines it.
 CREATE FUNCTION ledger.request_hash(
     p_endpoint TEXT, p_user UUID, p_currency TEXT, p_round TEXT, p_amount BIGINT,
     p_bet TEXT, p_closed BOOLEAN)
-RETURNS BYTEA LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+RETURNS BYTEA LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.sha256(pg_catalog.convert_to(
         pg_catalog.jsonb_build_array(p_endpoint, p_user, p_currency, p_round, p_amount, p_bet, p_closed)::text,
         'UTF8'))
@@ -56,7 +63,7 @@ $$;
 
 CREATE FUNCTION ledger.error_body(p_code TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
     OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     SELECT c.http_status,
            (pg_catalog.jsonb_build_object('error',
@@ -69,10 +76,12 @@ BEGIN
 END $$;
 
 -- The session behind a token, whatever its expiry; only active (launched) sessions count.
+-- Plain SQL without a SET clause: inlined into the callback's own (cached) plan, not planned
+-- again on every call as a SQL function that cannot be inlined is.
 CREATE FUNCTION ledger.session_by_token(p_token_hash BYTEA)
 RETURNS TABLE (session_id UUID, user_id UUID, wallet_id BIGINT, provider_id BIGINT,
                currency TEXT, expired BOOLEAN, blocked BOOLEAN, min_bet BIGINT, max_bet BIGINT)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT gs.id, gs.user_id, gs.wallet_id, gs.provider_id, gs.currency::text,
            gs.expires_at <= pg_catalog.now(), u.status = 'blocked', g.min_bet, g.max_bet
       FROM public.casino_game_sessions gs
@@ -113,12 +122,12 @@ END $$;
 -- status NULL). replayed is true only when another invocation wrote the row: the same
 -- invocation finding its own row (db.run_idempotent re-ran it after a lost commit
 -- acknowledgement) is sending its first answer. A caller that names no invocation (NULL) gets
--- every stored answer as a replay. The conflict's body, built by ledger.error_body, only when
--- the hash differs.
+-- every stored answer as a replay. Plain SQL: inlined into the caller's plan (the conflict's
+-- body, built by ledger.error_body, only when the hash differs).
 CREATE FUNCTION ledger.stored_answer(
     p_provider BIGINT, p_transaction_id TEXT, p_hash BYTEA, p_invocation UUID)
 RETURNS TABLE (status INT, body TEXT, replayed BOOLEAN)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN t.request_hash = p_hash THEN t.response_status
                 ELSE (ledger.error_body('TRANSACTION_ID_CONFLICT')).status END,
            CASE WHEN t.request_hash = p_hash THEN t.response_body
@@ -136,15 +145,16 @@ $$;
 -- nothing, never wrongly let through. The caller looks for the other side in its next statement,
 -- whose snapshot is taken after the lock was granted.
 CREATE FUNCTION ledger.lock_bet_id(p_provider BIGINT, p_transaction_id TEXT)
-RETURNS VOID LANGUAGE sql SET search_path = pg_catalog, public, pg_temp AS $$
+RETURNS VOID LANGUAGE sql AS $$
     SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_transaction_id, p_provider))
 $$;
 
 -- The tombstones rollbacks left for a bet id: their ledger rows (tombstone = true), through the
--- partial index casino_transactions_tombstone.
+-- partial index casino_transactions_tombstone. A set-returning SQL function, so that the planner
+-- inlines it into the caller's EXISTS (a scalar one holding a sub-select is not inlined).
 CREATE FUNCTION ledger.tombstones(p_provider BIGINT, p_bet TEXT)
 RETURNS TABLE (transaction_id TEXT)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT t.transaction_id FROM public.casino_transactions t
      WHERE t.provider_id = p_provider AND t.bet_transaction_id = p_bet AND t.tombstone
 $$;
@@ -162,7 +172,7 @@ CREATE FUNCTION ledger.record(
     p_playable_delta BIGINT, p_redeemable_delta BIGINT, p_balance BIGINT, p_redeemable BIGINT,
     p_currency TEXT,
     OUT written BOOLEAN, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
     v_id BIGINT := pg_catalog.nextval('public.casino_transactions_id_seq'::REGCLASS);
