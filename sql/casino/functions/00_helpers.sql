@@ -11,8 +11,7 @@
 -- seamless/casino/ledger.py is the typed Python face of these functions.
 --
 -- The write path (ledger v3, issue 14), the same in debit, credit and rollback:
---   1. one statement: the session, the request's hash and the stored answer for the
---      transactionId, if any (a replay takes no lock);
+--   1. the session; the stored answer for the transactionId, if any (a replay takes no lock);
 --   2. the wallet row, FOR NO KEY UPDATE: every callback of a wallet is serialised here, first,
 --      so the rows the callback then reads (its round, its bet) cannot change under it - every
 --      writer of a round or a refund is a callback of the round owner's session, whose wallet
@@ -21,24 +20,22 @@
 --      transactionId, a rollback the bet it names, before either looks for the other. This
 --      serialises a debit and a rollback racing on one bet id from different wallets: whichever
 --      commits first is seen by the other - the debit's ledger row by the rollback (no
---      tombstone), the rollback's tombstone by the debit (BET_ROLLED_BACK). A tombstone is the
---      rollback's own ledger row (tombstone = true), found through its small partial index;
+--      tombstone), the rollback's tombstone row by the debit (BET_ROLLED_BACK). A tombstone is
+--      the rollback's own ledger row (tombstone = true), found through its small partial index;
 --      there is no claim row of its own (ledger v2's casino_bet_claims, dropped by migration
 --      0004);
 --   4. the checks, in §4's order, reading the round and the bet without locking them; a new round
 --      is inserted where the decision needs it;
---   5. the ledger row, written ONCE with its final outcome and response, and the wallet's
---      movement in the same statement (ledger.record): INSERT ... ON CONFLICT DO NOTHING on the
---      unique (provider_id, transaction_id) index, the idempotency gate, and the wallet UPDATE
---      only when that row was written. A concurrent request with the same transactionId that got
---      there first makes this one wait for its commit; then its stored answer is sent instead,
---      and the round this request inserted is deleted again (nothing else was written);
---   6. a credit's flags on an existing round.
+--   5. the ledger row, written ONCE with its final outcome and response (ledger.record):
+--      INSERT ... ON CONFLICT DO NOTHING on the unique (provider_id, transaction_id) index, the
+--      idempotency gate. A concurrent request with the same transactionId that got there first
+--      makes this one wait for its commit; then its stored answer is sent instead, and the round
+--      this request inserted is deleted again (nothing else was written yet);
+--   6. the round's credit flags and the wallet update.
 --
 -- Lock order, the same in every function (so no deadlock is possible): wallet row -> bet id
 -- (a transaction-level advisory lock) -> round row -> own transactionId row. A callback takes at
--- most one lock of each kind. The one taken out of this order, a credit's update of an existing
--- round's flags after its own row, is on a row that only callbacks holding the same wallet write.
+-- most one lock of each kind, and none waits for an earlier kind while holding a later one.
 --
 -- The entry points (ledger.debit, credit, rollback, get_balance) pin their search_path. The
 -- helpers they call on every callback do not (a SET clause keeps the planner from inlining a SQL
@@ -165,8 +162,6 @@ $$;
 -- Writes the transactionId's ledger row once, with its final outcome: accepted (p_code NULL: the
 -- deltas, the balances after and the 200 body, p_extra adding endpoint-specific fields) or a
 -- stored business rejection (p_code, p_extra adding e.g. the 402's balance; nothing moves).
--- An accepted row that moves money updates the wallet (which the caller holds locked) in the
--- same statement, only when the row was written: the movement and its ledger row are one write.
 -- The unique index is the idempotency gate: when another request holds the transactionId,
 -- this waits for it to commit and returns written = false with that request's stored answer
 -- (or a conflict); the caller then undoes what it inserted before and writes nothing more.
@@ -191,28 +186,17 @@ BEGIN
             'balance', p_balance,
             'redeemableBalance', p_redeemable,
             'currency', p_currency) || p_extra)::text;
-        WITH ins AS (
-            INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
-                                             session_id, user_id, wallet_id, round_id, bet_transaction_id,
-                                             round_closed, tombstone, amount, playable_delta, redeemable_delta,
-                                             balance_after, redeemable_after, response_status, response_body,
-                                             invocation_id)
-            OVERRIDING SYSTEM VALUE
-            VALUES (v_id, p_provider, p_transaction_id, p_kind, 'accepted', p_hash,
-                    p_session, p_user, p_wallet, p_round, p_bet,
-                    p_closed, p_tombstone, p_amount, p_playable_delta, p_redeemable_delta,
-                    p_balance, p_redeemable, status, body, p_invocation)
-            ON CONFLICT (provider_id, transaction_id) DO NOTHING
-            RETURNING 1
-        ), moved AS (
-            UPDATE public.casino_wallets w
-               SET playable_balance = w.playable_balance + p_playable_delta,
-                   redeemable_balance = w.redeemable_balance + p_redeemable_delta,
-                   updated_at = pg_catalog.now()
-             WHERE w.id = p_wallet AND (p_playable_delta <> 0 OR p_redeemable_delta <> 0)
-               AND EXISTS (SELECT 1 FROM ins)
-        )
-        SELECT count(*) = 1 INTO written FROM ins;
+        INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
+                                         session_id, user_id, wallet_id, round_id, bet_transaction_id,
+                                         round_closed, tombstone, amount, playable_delta, redeemable_delta,
+                                         balance_after, redeemable_after, response_status, response_body,
+                                         invocation_id)
+        OVERRIDING SYSTEM VALUE
+        VALUES (v_id, p_provider, p_transaction_id, p_kind, 'accepted', p_hash,
+                p_session, p_user, p_wallet, p_round, p_bet,
+                p_closed, p_tombstone, p_amount, p_playable_delta, p_redeemable_delta,
+                p_balance, p_redeemable, status, body, p_invocation)
+        ON CONFLICT (provider_id, transaction_id) DO NOTHING;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body(p_code, p_extra) e;
         INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
@@ -224,8 +208,8 @@ BEGIN
                 p_session, p_user, p_wallet, p_round, p_bet,
                 p_closed, p_amount, p_code, status, body, p_invocation)
         ON CONFLICT (provider_id, transaction_id) DO NOTHING;
-        written := FOUND;
     END IF;
+    written := FOUND;
     IF NOT written THEN
         SELECT * INTO status, body, replayed
           FROM ledger.stored_answer(p_provider, p_transaction_id, p_hash, p_invocation);

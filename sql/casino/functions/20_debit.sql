@@ -1,11 +1,10 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
--- The write path and lock order: 00_helpers.sql. A debit writes a new round, then its ledger row
--- (once) with the wallet's movement in the same statement; a refused one only its ledger row.
--- Past the currency check it holds its bet id's lock, so a rollback racing with it either left
--- its tombstone before (BET_ROLLED_BACK) or finds this debit's row after (a refund, or no effect
--- for a refused debit), never neither.
+-- The write path and lock order: 00_helpers.sql. A debit writes a new round, its ledger row
+-- (once) and the wallet; a refused one only its ledger row. Past the currency check it holds its
+-- bet id's lock, so a rollback racing with it either left its tombstone before (BET_ROLLED_BACK)
+-- or finds this debit's row after (a refund, or no effect for a refused debit), never neither.
 CREATE FUNCTION ledger.debit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_invocation UUID DEFAULT NULL,
@@ -24,20 +23,17 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
-    SELECT s.*, h.hash, a.status AS stored_status, a.body AS stored_body, a.replayed AS stored_replayed
-      INTO v_session
-      FROM ledger.session_by_token(p_token_hash) s
-     CROSS JOIN LATERAL (SELECT ledger.request_hash('debit', s.user_id, p_currency, p_round, p_amount, NULL, false) AS hash) h
-      LEFT JOIN LATERAL ledger.stored_answer(s.provider_id, p_transaction_id, h.hash, p_invocation) a ON true;
+    SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-    IF v_session.stored_status IS NOT NULL THEN
-        status := v_session.stored_status; body := v_session.stored_body; replayed := v_session.stored_replayed;
+    v_hash := ledger.request_hash('debit', v_session.user_id, p_currency, p_round, p_amount, NULL, false);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
-    v_hash := v_session.hash;
 
     SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
       FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
@@ -49,21 +45,17 @@ BEGIN
     ELSIF p_currency <> v_session.currency THEN
         v_code := 'CURRENCY_MISMATCH';
     ELSE
-        -- The bet id's lock, then (a new snapshot) the tombstone a rollback that came first left,
-        -- and the round.
+        -- The bet id's lock, then (a new snapshot) the tombstone a rollback that came first left.
         PERFORM ledger.lock_bet_id(v_session.provider_id, p_transaction_id);
-        SELECT EXISTS (SELECT 1 FROM ledger.tombstones(v_session.provider_id, p_transaction_id)) AS tombstoned,
-               r.session_id, r.closed
-          INTO v_round
-          FROM (VALUES (1)) AS one (x)
-          LEFT JOIN casino_rounds r ON r.provider_id = v_session.provider_id AND r.round_id = p_round;
-        IF v_round.tombstoned THEN
+        IF EXISTS (SELECT 1 FROM ledger.tombstones(v_session.provider_id, p_transaction_id)) THEN
             v_code := 'BET_ROLLED_BACK';
         END IF;
     END IF;
 
     IF v_code IS NULL THEN
-        v_round_found := v_round.session_id IS NOT NULL;
+        SELECT r.session_id, r.closed INTO v_round
+          FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+        v_round_found := FOUND;
         IF NOT v_round_found AND p_amount BETWEEN v_session.min_bet AND v_session.max_bet
            AND v_wallet.playable_balance >= p_amount THEN
             -- The bet is good: it opens the round. A conflict is another session's callback that
@@ -102,8 +94,18 @@ BEGIN
         v_code, v_extra, -p_amount, -v_from_redeemable, v_wallet.playable_balance - p_amount,
         v_wallet.redeemable_balance - v_from_redeemable, v_session.currency);
     status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
-    IF NOT v_rec.written AND v_created THEN
+    IF NOT v_rec.written THEN
         -- Another request holds this transactionId: undo this one's insert.
-        DELETE FROM casino_rounds WHERE provider_id = v_session.provider_id AND round_id = p_round;
+        IF v_created THEN
+            DELETE FROM casino_rounds WHERE provider_id = v_session.provider_id AND round_id = p_round;
+        END IF;
+        RETURN;
+    END IF;
+    IF v_code IS NULL THEN
+        UPDATE casino_wallets
+           SET playable_balance = playable_balance - p_amount,
+               redeemable_balance = redeemable_balance - v_from_redeemable,
+               updated_at = now()
+         WHERE id = v_session.wallet_id;
     END IF;
 END $$;

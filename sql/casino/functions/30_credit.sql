@@ -1,9 +1,9 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
--- The write path and lock order: 00_helpers.sql. A credit writes its round (a new one with its
--- flags), its ledger row (once) with, for more than 0, the wallet's movement in the same statement,
--- and the flags of an existing round when they change; a refused one only its ledger row.
+-- The write path and lock order: 00_helpers.sql. A credit writes its ledger row (once), its
+-- round (a new one with its flags, or the flags of an existing one when they change) and, for
+-- more than 0, the wallet; a refused one only its ledger row.
 CREATE FUNCTION ledger.credit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_bet TEXT, p_closed BOOLEAN, p_invocation UUID DEFAULT NULL,
@@ -21,20 +21,17 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
-    SELECT s.*, h.hash, a.status AS stored_status, a.body AS stored_body, a.replayed AS stored_replayed
-      INTO v_session
-      FROM ledger.session_by_token(p_token_hash) s
-     CROSS JOIN LATERAL (SELECT ledger.request_hash('credit', s.user_id, p_currency, p_round, p_amount, p_bet, p_closed) AS hash) h
-      LEFT JOIN LATERAL ledger.stored_answer(s.provider_id, p_transaction_id, h.hash, p_invocation) a ON true;
+    SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-    IF v_session.stored_status IS NOT NULL THEN
-        status := v_session.stored_status; body := v_session.stored_body; replayed := v_session.stored_replayed;
+    v_hash := ledger.request_hash('credit', v_session.user_id, p_currency, p_round, p_amount, p_bet, p_closed);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
-    v_hash := v_session.hash;
 
     SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
       FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
@@ -101,9 +98,15 @@ BEGIN
     IF v_code IS NOT NULL THEN
         RETURN;
     END IF;
-    -- The wallet moved with the row (ledger.record, for more than 0); the round's flags.
     IF v_round_found AND (NOT v_round.has_credit OR p_closed) THEN
         UPDATE casino_rounds SET has_credit = true, closed = p_closed
          WHERE provider_id = v_session.provider_id AND round_id = p_round;
+    END IF;
+    IF p_amount > 0 THEN
+        UPDATE casino_wallets
+           SET playable_balance = playable_balance + p_amount,
+               redeemable_balance = redeemable_balance + p_amount,
+               updated_at = now()
+         WHERE id = v_session.wallet_id;
     END IF;
 END $$;

@@ -1,8 +1,8 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
--- The write path and lock order: 00_helpers.sql. A rollback writes its ledger row (once), with the
--- wallet's movement in the same statement for a refund; a refused one only its row. For an unknown bet its row is the tombstone
+-- The write path and lock order: 00_helpers.sql. A rollback writes its ledger row (once) and the
+-- wallet for a refund; a refused one only its row. For an unknown bet its row is the tombstone
 -- (tombstone = true), written under the bet id's lock, so a debit with that id racing with it
 -- either committed before (then its row is found here) or sees the tombstone after.
 CREATE FUNCTION ledger.rollback(
@@ -22,20 +22,17 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
-    SELECT s.*, h.hash, a.status AS stored_status, a.body AS stored_body, a.replayed AS stored_replayed
-      INTO v_session
-      FROM ledger.session_by_token(p_token_hash) s
-     CROSS JOIN LATERAL (SELECT ledger.request_hash('rollback', s.user_id, NULL, p_round, NULL, p_bet, false) AS hash) h
-      LEFT JOIN LATERAL ledger.stored_answer(s.provider_id, p_transaction_id, h.hash, p_invocation) a ON true;
+    SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
         RETURN;
     END IF;
-    IF v_session.stored_status IS NOT NULL THEN
-        status := v_session.stored_status; body := v_session.stored_body; replayed := v_session.stored_replayed;
+    v_hash := ledger.request_hash('rollback', v_session.user_id, NULL, p_round, NULL, p_bet, false);
+    SELECT * INTO status, body, replayed
+      FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
+    IF status IS NOT NULL THEN
         RETURN;
     END IF;
-    v_hash := v_session.hash;
 
     -- Accepted on an expired session and for a blocked player.
     SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
@@ -104,6 +101,15 @@ BEGIN
         v_refund, v_refund_redeemable, v_wallet.playable_balance + v_refund,
         v_wallet.redeemable_balance + v_refund_redeemable, v_session.currency);
     status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
-    -- Nothing else to write: a refund moved the wallet with the row (ledger.record); when another
-    -- request held this transactionId, nothing of this one was written.
+    IF NOT v_rec.written THEN
+        -- Another request holds this transactionId (nothing of this one was written).
+        RETURN;
+    END IF;
+    IF v_refund > 0 THEN
+        UPDATE casino_wallets
+           SET playable_balance = playable_balance + v_refund,
+               redeemable_balance = redeemable_balance + v_refund_redeemable,
+               updated_at = now()
+         WHERE id = v_session.wallet_id;
+    END IF;
 END $$;
