@@ -11,19 +11,18 @@ is not touched). Writes bench/experiments.md.
   write, the ledger row written once with its final outcome, no round lock; a debit writes its
   ledger row, its bet claim and its round, and updates the wallet.
 - **v3 step 1 (no ledger wallet index)**: v2 without the ledger's index on wallet_id.
-- **v3 steps 1+2 (bet claims folded)**: v3's functions as of step 3 (bench/ledger_v3_step3.sql) on
-  v3's schema (migration 0004: no
+- **v3 steps 1+2 (bet claims folded)**: v3's functions and schema (migration 0004: no
   casino_bet_claims; a debit and a rollback racing on one bet id serialised by the bet id's
   advisory lock; a tombstone is the rollback's own ledger row), with the helpers v2 pinned to a
   search_path (session_by_token, request_hash, record, error_body) pinned again: the SQL ones are
   then not inlined, but planned anew on every call, as in v2.
-- **v3 steps 1-3 (helpers inlined)**: bench/ledger_v3_step3.sql as it is: no helper the
-  callbacks call on every request has a SET clause; the SQL ones (session_by_token, request_hash,
-  stored_answer, lock_bet_id, tombstones) are inlined into the callbacks' cached plans.
-- **v3 (after)**: this branch as migrated, with step 4: fewer statements per callback - the
-  session, the request hash and the stored answer in one statement; a debit's tombstone and
-  round in one; the wallet's movement in the same statement as the ledger row that records it
-  (ledger.record: a data-modifying CTE).
+- **v3 (after): steps 1-3**: this branch as migrated. Step 3: no helper the callbacks call on
+  every request has a SET clause; the SQL ones (session_by_token, request_hash, stored_answer,
+  lock_bet_id, tombstones) are inlined into the callbacks' cached plans.
+- **v3 step 4, not kept (fewer statements)**: bench/ledger_v3_step4.sql (commit 45c2f6a, reverted)
+  on v3's schema: the session, the request hash and the stored answer in one statement; a
+  debit's tombstone and round in one; the wallet's movement in the same statement as the ledger
+  row that records it (ledger.record: a data-modifying CTE).
 
 Two measurements per variant:
 
@@ -62,7 +61,7 @@ from .probe import Probe
 
 V1_FUNCTIONS = ROOT / "bench" / "ledger_v1.sql"
 V2_FUNCTIONS = ROOT / "bench" / "ledger_v2.sql"
-V3_STEP3_FUNCTIONS = ROOT / "bench" / "ledger_v3_step3.sql"
+V3_STEP4_FUNCTIONS = ROOT / "bench" / "ledger_v3_step4.sql"
 # A database migrated by this branch, taken back to ledger v2's schema (migration 0004 undone):
 # the bet claims table (without the foreign key 0003 dropped), its grant, the ledger's wallet index.
 V2_CLAIMS = """
@@ -113,9 +112,9 @@ VARIANTS: dict[str, list[str]] = {
     "v1 (before)": [V2_CLAIMS, V2_WALLET_INDEX, RESTORE_SCHEMA, REPACK, frozen(V1_FUNCTIONS)],
     "v2": [V2_CLAIMS, V2_WALLET_INDEX, frozen(V2_FUNCTIONS)],
     "v3 step 1 (no ledger wallet index)": [V2_CLAIMS, frozen(V2_FUNCTIONS)],
-    "v3 steps 1+2 (bet claims folded)": [frozen(V3_STEP3_FUNCTIONS), PINNED_HELPERS],
-    "v3 steps 1-3 (helpers inlined)": [frozen(V3_STEP3_FUNCTIONS)],
-    "v3 (after)": [],
+    "v3 steps 1+2 (bet claims folded)": [PINNED_HELPERS],
+    "v3 (after): steps 1-3": [],
+    "v3 step 4, not kept (fewer statements)": [frozen(V3_STEP4_FUNCTIONS)],
 }
 TABLES = ("casino_transactions", "casino_bet_claims", "casino_rounds", "casino_wallets")
 CELLS = ((1, False), (8, False), (8, True))
@@ -254,9 +253,9 @@ def pgbench_cell(url: str, c: int, seconds: float, script: str | None, defines: 
     return Cell(ops / window, 1000 * usage.pg / done, usage.wal_bytes / done, (m1 - m0) / total, failed)
 
 
-def measure(seconds: float, rounds: int) -> tuple[list[tuple[str, list[Cell]]], dict[str, dict], list[Cell]]:
+def measure(seconds: float, rounds: int) -> tuple[list[tuple[str, list[Cell]]], dict[str, dict[str, Writes]], list[Cell]]:
     rows: list[tuple[str, list[Cell]]] = []
-    writes: dict[str, dict] = {}
+    runs: dict[str, list[dict[str, Writes]]] = {}
     tpcb: list[Cell] = []
     server, _ = "", ""
     for _ in range(rounds):
@@ -268,7 +267,7 @@ def measure(seconds: float, rounds: int) -> tuple[list[tuple[str, list[Cell]]], 
                     for s in statements:
                         conn.execute(s)
                 prime(url, 8)  # tables with rows and statistics, as in service (bench/harness.py)
-                writes.setdefault(label, writes_per_callback(url))
+                runs.setdefault(label, []).append(writes_per_callback(url))
                 cells = [pgbench_cell(url, c, seconds, pgb.debit_script(hot), {"wallets": 8}, probe) for c, hot in CELLS]
                 rows.append((label, cells))
                 print(label, " | ".join(c.text() for c in cells), file=sys.stderr, flush=True)
@@ -284,11 +283,92 @@ def measure(seconds: float, rounds: int) -> tuple[list[tuple[str, list[Cell]]], 
         finally:
             probe.close()
             drop(server, tpcb_url)
+    # the counts are exact (the first round's); the backend's CPU is a mean over the rounds
+    writes: dict[str, dict[str, Writes]] = {}
+    for label, measured in runs.items():
+        writes[label] = {}
+        for kind, first in measured[0].items():
+            cpus = [m[kind].cpu_us for m in measured]
+            cpu = mean([c for c in cpus if c is not None]) if None not in cpus else None
+            writes[label][kind] = Writes(
+                first.inserted, first.updated, first.hot, first.deleted, first.wal, first.index_entries, cpu
+            )
     return rows, writes, tpcb
 
 
 def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+FINDINGS = """
+## What each step changed, and what is still missed
+
+- **Step 1, the ledger's wallet_id index dropped** (migration 0004): one index entry less per
+  ledger row (every callback), about 65 B of WAL each. No reader needs it (checked: callbacks,
+  reconcile, cross-check, violations, retention, the transactions lookup, the tests); the foreign
+  key to wallets stays, and never needs the index because wallets are never deleted and their id
+  never changes. Kept.
+- **Step 2, bet claims folded into the ledger**: a debit inserts 2 rows instead of 3 (no claim
+  row, no claim index entry), a tombstone rollback 1 instead of 2, and no claim is ever deleted
+  again; about 230 B of WAL less per debit (heap insert, index entry and speculative-insertion
+  confirm of the claim). The gate between a debit and a rollback of its id from another wallet
+  is the bet id's transaction-level advisory lock (no row, no WAL); the placeholder-row design
+  could not keep §5 for the late debit (its own answer must be stored under that same key).
+  CPU: within the noise of this machine. Kept.
+- **Step 3, helpers inlined**: the biggest CPU step. A SQL function with a SET clause is not
+  inlined, and PostgreSQL (up to 17) plans it anew on every call: v2 planned the session lookup's
+  three-way join and the request hash once per callback. Without the SET clause they are inlined
+  into the callbacks' cached plans; a replay (session, hash, stored answer and nothing else)
+  shows it most clearly. No change in rows or WAL. Kept.
+- **Step 4, fewer statements per callback** (measured, not kept): merging the prologue into one
+  statement, a debit's tombstone and round reads into one, and the wallet update into the ledger
+  row's statement (a data-modifying CTE). Its effect is below this machine's noise: in this run
+  its pgbench ratios came out better than steps 1-3's (table above), in the run before it, with
+  the same code, worse (CPU 1.40 against 1.33, rate 0.84 against 0.87), and the backend's serial
+  CPU per callback (the mean of three rounds, first table) is higher, not lower. The cost is in
+  the work the statements do, not in PL/pgSQL's per-statement overhead; not worth a
+  ledger.record that also moves the wallet. Reverted; bench/ledger_v3_step4.sql keeps it
+  measurable.
+- **Row width** (not changed): a debit's ledger row is about 370 B, of which the stored response
+  body is about 140 B, the request hash 33 B, session and player ids 32 B. Rebuilding accepted
+  responses from the row's columns would save about 150 B of WAL per callback but turns "the
+  stored response is the exact text that was sent" (docs/protocol.md §10.2) into "a deterministic
+  function of what was stored": a contract decision, not taken here. fillfactor: the ledger is
+  insert-only (full pages are right); rounds and wallets already leave room for HOT updates (0003).
+
+Targets (c=8, same run): **WAL per debit ≤ 2× TPC-B: missed** (about 2.5×, from about 3.1×). TPC-B's transaction
+writes three HOT updates and one small history row with no index; a debit writes a ~370 B ledger
+row with four index entries (id, the idempotency key, the round, and the round's own key), a
+round row, two speculative-insertion confirms (ON CONFLICT, needed for the idempotency gate and
+for two sessions opening one round), a row lock and a HOT update of the wallet. What is left to
+cut is the stored body (a contract decision, above) or an index the rules need. **PG CPU per
+debit ≤ 1.0× TPC-B: missed** (about 1.4×, from about 1.8-2.1×): the session lookup, the request hash
+(jsonb and SHA-256), the response body, two inserts with ON CONFLICT and four index entries are
+work TPC-B does not do. **Rate ≥ 1.0×: missed** (about 0.8×, from about 0.6-0.7×), for the same reasons: on two
+shared cores the rate follows the CPU.
+"""
+
+
+def summary(writes: dict[str, dict[str, Writes]], ratios: dict[str, tuple[float, float, float]]) -> list[str]:
+    """A debit, v2 beside v3 (after), from this run's figures, then the findings."""
+    before, after = "v2", "v3 (after): steps 1-3"
+    lines = ["", "## A debit, v2 → v3 (this run)", "", "| | v2 | v3 (after) |", "|---|---|---|"]
+    if before in writes and after in writes:
+        b, a = writes[before]["debit (to roll back)"], writes[after]["debit (to roll back)"]
+        lines += [
+            f"| rows inserted / updated | {b.inserted:.0f} / {b.updated:.0f} | {a.inserted:.0f} / {a.updated:.0f} |",
+            f"| index entries | {b.index_entries or 0:.0f} | {a.index_entries or 0:.0f} |",
+            f"| WAL B (serial, in one transaction) | {b.wal:.0f} | {a.wal:.0f} |",
+            f"| backend CPU µs (serial) | {b.cpu_us or 0:.0f} | {a.cpu_us or 0:.0f} |",
+        ]
+    if before in ratios and after in ratios:
+        (br, bc, bw), (ar, ac, aw) = ratios[before], ratios[after]
+        lines += [
+            f"| debits/s ÷ TPC-B tps (c=8) | {br:.2f} | {ar:.2f} |",
+            f"| PG CPU per debit ÷ per TPC-B txn | {bc:.2f} | {ac:.2f} |",
+            f"| WAL per debit ÷ per TPC-B txn | {bw:.2f} | {aw:.2f} |",
+        ]
+    return lines + FINDINGS.rstrip("\n").split("\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,17 +377,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="every variant this many times, interleaved")
     args = parser.parse_args(argv)
     rows, writes, tpcb = measure(args.seconds, args.rounds)
+    text = render(rows, writes, tpcb, args.rounds, args.seconds, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    (ROOT / "bench" / "experiments.md").write_text(text)
+    print(text, end="")
+    return 0
+
+
+def render(
+    rows: list[tuple[str, list[Cell]]],
+    writes: dict[str, dict[str, Writes]],
+    tpcb: list[Cell],
+    rounds: int,
+    seconds: float,
+    when: str,
+) -> str:
     doc = (__doc__ or "").split("\n\n", 1)[1]
     lines = [
         "# Experiments: the ledger's write path, v1, v2 and the steps of v3",
         "",
-        f"Generated by `python -m bench.experiments` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"Generated by `python -m bench.experiments` on {when} "
         f"({os.cpu_count()} cores, shared with other users: throughput is noisy, the write and WAL counts "
-        f"much less; {args.rounds} rounds, variants interleaved, pgbench {args.seconds:g} s per cell).",
+        f"much less; {rounds} rounds, variants interleaved, pgbench {seconds:g} s per cell).",
         "",
         doc.strip(),
         "",
-        "## Writes per callback (one transaction of 200 of each, rolled back)",
+        "## Writes per callback (one transaction of 200 of each, rolled back; backend CPU: mean over the rounds)",
         "",
         "| variant | callback | rows inserted | rows updated (HOT) | rows deleted | index entries | WAL B | backend CPU µs |",
         "|---|---|---|---|---|---|---|---|",
@@ -339,18 +433,19 @@ def main(argv: list[str] | None = None) -> int:
         "| variant | debits/s ÷ TPC-B tps | PG CPU per debit ÷ per TPC-B txn | WAL per debit ÷ per TPC-B txn | hot ÷ distinct |",
         "|---|---|---|---|---|",
     ]
+    ratios: dict[str, tuple[float, float, float]] = {}
     for label in VARIANTS:
         cells = [cs for lab, cs in rows if lab == label]
         rate = mean([cs[1].rate for cs in cells])
         cpu = mean([cs[1].pg_ms for cs in cells])
         wal = mean([cs[1].wal for cs in cells])
         hot = mean([cs[2].rate for cs in cells])
+        ratios[label] = (rate / t_rate, cpu / t_cpu, wal / t_wal)
         lines.append(
             f"| {label} | {rate / t_rate:.2f} | {cpu / t_cpu:.2f} | {wal / t_wal:.2f} | {hot / rate if rate else 0:.2f} |"
         )
-    (ROOT / "bench" / "experiments.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    lines += summary(writes, ratios)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
