@@ -43,9 +43,8 @@ GRANT SELECT,
 GRANT SELECT, INSERT (provider_id, round_id, session_id, wallet_id, has_credit, closed), UPDATE (has_credit, closed), DELETE
    ON casino_rounds TO casino_app;
 
--- Bet claims: DELETE for a refused rollback's own new tombstone, and for the retention purge
--- of claims the ledger no longer reads (sql/casino/retention.sql).
-GRANT SELECT, INSERT (provider_id, transaction_id, claimed_by), DELETE ON casino_bet_claims TO casino_app;
+-- Bet claims and tombstones are ledger rows since ledger v3 (migration 0004): no table of
+-- their own, nothing the role may delete.
 
 GRANT USAGE ON SCHEMA ledger TO casino_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ledger TO casino_app;

@@ -8,11 +8,10 @@
 -- (the ledger references them; their tokens are stored only as SHA-256 hashes).
 --
 -- What it purges, one batch per call (the caller repeats until nothing is left):
--- - bet claims of kind 'bet' older than p_claim_seconds (at least 1 hour): a claim only
---   serialises a debit with a racing rollback; once that debit committed, its ledger row
---   (same transaction) answers every later debit, rollback and credit naming it.
--- - tombstones older than p_tombstone_days (at least 120 days, the stored outcomes' minimum):
---   until then a late debit with that id is refused BET_ROLLED_BACK.
+-- - nothing of the bet claims any more: since ledger v3 (migration 0004) a bet is claimed by its
+--   debit's ledger row and a tombstone is its rollback's ledger row, both kept with the ledger.
+--   bet_claims and tombstones stay in the result, always 0, so the job's output keeps its shape
+--   (p_tombstone_days and p_claim_seconds are still accepted, and unused).
 -- - the launch URL of sessions expired more than p_launch_grace_seconds ago: it is what a
 --   player's browser used to open the game, useless and not to be kept after the session.
 -- - launches still pending after p_pending_seconds (at least 5 minutes) are marked failed: the
@@ -26,19 +25,8 @@ CREATE FUNCTION casino_retention.purge(
     OUT bet_claims INT, OUT tombstones INT, OUT launch_urls INT, OUT stale_launches INT)
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    DELETE FROM casino_bet_claims
-     WHERE (provider_id, transaction_id) IN (
-           SELECT c.provider_id, c.transaction_id FROM casino_bet_claims c
-            WHERE c.claimed_by = 'bet' AND c.created_at < now() - make_interval(secs => greatest(p_claim_seconds, 3600))
-            LIMIT p_batch);
-    GET DIAGNOSTICS bet_claims = ROW_COUNT;
-
-    DELETE FROM casino_bet_claims
-     WHERE (provider_id, transaction_id) IN (
-           SELECT c.provider_id, c.transaction_id FROM casino_bet_claims c
-            WHERE c.claimed_by = 'tombstone' AND c.created_at < now() - make_interval(days => greatest(p_tombstone_days, 120))
-            LIMIT p_batch);
-    GET DIAGNOSTICS tombstones = ROW_COUNT;
+    bet_claims := 0;
+    tombstones := 0;
 
     UPDATE casino_game_sessions SET launch_url = NULL
      WHERE id IN (

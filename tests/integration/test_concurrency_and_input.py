@@ -4,10 +4,13 @@ nothing written, never a 5xx."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from seamless.contract.signing import sign
 from seamless.runtime import db
@@ -90,6 +93,77 @@ def test_racing_rollback_and_late_debit_move_money_at_most_once(database_url, no
         assert wallet(database_url, user)[0] == 1_000
         assert call("/casino/debit", debit).status in (200, 409)
         assert wallet(database_url, user)[0] == 1_000
+
+
+def _held_callback(url: str, statement: str, params: tuple) -> psycopg.Connection:
+    """A ledger call run inside an open transaction (committed by the caller): what a callback
+    holds and has written while its commit is still on the way."""
+    conn = psycopg.connect(url)
+    row = conn.execute(statement, params).fetchone()
+    assert row is not None and row[0] == 200, row
+    return conn
+
+
+def _bet_lock_waiters(url: str) -> int:
+    with admin_conn(url) as conn:
+        return fetch_one(conn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")[0]
+
+
+def _wait_for(predicate, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+DEBIT_SQL = "SELECT status, body FROM ledger.debit(%s, %s, %s, %s, 'USD')"
+ROLLBACK_SQL = "SELECT status, body FROM ledger.rollback(%s, %s, %s, NULL)"
+
+
+def _hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def test_a_debit_and_a_rollback_of_its_id_from_another_wallet_are_serialised_by_the_bet_id(database_url):
+    """Two players' sessions, one bet id (transactionIds are unique per provider, not per
+    session): the wallet locks do not order them, the bet id's lock does (ledger v3: there is no
+    claim row). A rollback arriving while the debit is uncommitted waits for it and then finds its
+    row - here a bet of another session's round, ROUND_MISMATCH - instead of leaving a tombstone
+    beside an accepted bet. And the other way round: a debit arriving while the tombstone is
+    uncommitted waits and is refused BET_ROLLED_BACK."""
+    bettor, other = make_player(database_url, 1_000), make_player(database_url, 1_000)
+    bettor_token, other_token = new_session(database_url, bettor), new_session(database_url, other)
+
+    bet, round_id = new_id("bet"), new_id("round")
+    held = _held_callback(database_url, DEBIT_SQL, (_hash(bettor_token), bet, round_id, 300))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(
+            call, "/casino/rollback", {"sessionToken": other_token, "transactionId": new_id("rb"), "betTransactionId": bet}
+        )
+        _wait_for(lambda: _bet_lock_waiters(database_url) == 1, "the rollback to wait on the bet id")
+        held.commit()
+        held.close()
+        rollback = later.result(timeout=30)
+    assert (rollback.status, rollback.code) == (409, "ROUND_MISMATCH"), rollback
+    assert wallet(database_url, bettor)[0] == 700 and wallet(database_url, other)[0] == 1_000
+
+    ghost = new_id("ghost")
+    held = _held_callback(database_url, ROLLBACK_SQL, (_hash(other_token), new_id("rb"), ghost))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(
+            call,
+            "/casino/debit",
+            {"sessionToken": bettor_token, "transactionId": ghost, "roundId": new_id("round"), "amount": 300, "currency": "USD"},
+        )
+        _wait_for(lambda: _bet_lock_waiters(database_url) == 1, "the debit to wait on the bet id")
+        held.commit()
+        held.close()
+        debit = later.result(timeout=30)
+    assert (debit.status, debit.code) == (409, "BET_ROLLED_BACK"), debit
+    assert wallet(database_url, bettor)[0] == 700
+    with admin_conn(database_url) as conn:
+        assert conn.execute((admin.CHECKS / "violations.sql").read_text()).fetchall() == []
 
 
 def test_racing_credit_and_rollback_never_both_apply(database_url, no_deadlocks):

@@ -66,16 +66,19 @@ def in_thread(fn):
 
 
 def traces(url: str, txid: str, round_id: str | None = None) -> dict:
-    """Everything a callback can leave behind: its ledger row (by status), its bet claim, its round."""
+    """Everything a callback can leave behind: its ledger row (by status; since ledger v3 a debit's
+    row is also its bet claim), a tombstone naming it, its round."""
     with admin_conn(url) as conn:
         rows: dict[str, int] = dict(
             conn.execute(
                 "SELECT status, count(*) FROM casino_transactions WHERE transaction_id = %s GROUP BY status", (txid,)
             ).fetchall()
         )
-        claims = fetch_one(conn, "SELECT count(*) FROM casino_bet_claims WHERE transaction_id = %s", (txid,))[0]
+        tombstones = fetch_one(
+            conn, "SELECT count(*) FROM casino_transactions WHERE bet_transaction_id = %s AND tombstone", (txid,)
+        )[0]
         rounds = fetch_one(conn, "SELECT count(*) FROM casino_rounds WHERE round_id = %s", (round_id,))[0]
-    return {"rows": rows, "claims": claims, "rounds": rounds}
+    return {"rows": rows, "tombstones": tombstones, "rounds": rounds}
 
 
 def stored_answer(url: str, txid: str) -> tuple[int, str]:
@@ -94,8 +97,8 @@ def terminate(url: str, pid: int) -> None:
 
 
 def test_connection_killed_mid_request_is_retried_once_transparently(database_url):
-    """pg_terminate_backend while the debit waits on the wallet row (its claim row, bet claim and
-    round written, uncommitted): that attempt rolls back; db.run reconnects and sends it again."""
+    """pg_terminate_backend while the debit waits on the wallet row (the first lock it takes, before
+    it writes anything): that attempt rolls back; db.run reconnects and sends it again."""
     user = make_player(database_url, 1_000)
     token = new_session(database_url, user)
     body = debit_body(token)
@@ -108,7 +111,7 @@ def test_connection_killed_mid_request_is_retried_once_transparently(database_ur
     r = box["result"]
     assert r.status == 200 and not r.replayed, r
     assert wallet(database_url, user)[0] == 900
-    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {"accepted": 1}, "claims": 1, "rounds": 1}
+    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {"accepted": 1}, "tombstones": 0, "rounds": 1}
 
 
 def test_connection_killed_twice_answers_503_nothing_half_committed_and_the_retry_applies_once(database_url):
@@ -125,8 +128,8 @@ def test_connection_killed_twice_answers_503_nothing_half_committed_and_the_retr
         thread.join(30)
     r = box["result"]
     assert (r.status, r.code) == (503, "SERVICE_UNAVAILABLE"), r
-    # nothing of the two attempts survived: no ledger row, no bet claim, no round, no money
-    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {}, "claims": 0, "rounds": 0}
+    # nothing of the two attempts survived: no ledger row, no round, no money
+    assert traces(database_url, body["transactionId"], body["roundId"]) == {"rows": {}, "tombstones": 0, "rounds": 0}
     assert wallet(database_url, user) == (1_000, 1_000)
     retry = call("/casino/debit", body)  # the provider's retry: same bytes
     assert retry.status == 200 and not retry.replayed, retry

@@ -5,28 +5,43 @@
 -- files beside this one.
 --
 -- Why the rules live in PL/pgSQL: each callback is then exactly one statement, one database
--- round trip and one transaction. The ledger row, the bet claim, the round, the wallet update
--- and the stored response commit together or not at all, and a concurrent duplicate waits on
--- the unique index instead of racing in Python.
+-- round trip and one transaction. The ledger row, the round, the wallet update and the stored
+-- response commit together or not at all, and a concurrent duplicate waits on the unique index
+-- instead of racing in Python.
 -- seamless/casino/ledger.py is the typed Python face of these functions.
 --
--- The write path (ledger v2, issue 14), the same in debit, credit and rollback:
+-- The write path (ledger v3, issue 14), the same in debit, credit and rollback:
 --   1. the session; the stored answer for the transactionId, if any (a replay takes no lock);
 --   2. the wallet row, FOR NO KEY UPDATE: every callback of a wallet is serialised here, first,
 --      so the rows the callback then reads (its round, its bet) cannot change under it - every
 --      writer of a round or a refund is a callback of the round owner's session, whose wallet
 --      this is - and no foreign-key KEY SHARE on the wallet creates a MultiXact;
---   3. the checks, in §4's order, reading the round and the bet without locking them; the bet
---      claim (debit, tombstone) and a new round are inserted where the decision needs them;
---   4. the ledger row, written ONCE with its final outcome and response (ledger.record):
+--   3. the bet id's lock (ledger.lock_bet_id): a debit past the currency check locks its own
+--      transactionId, a rollback the bet it names, before either looks for the other. This
+--      serialises a debit and a rollback racing on one bet id from different wallets: whichever
+--      commits first is seen by the other - the debit's ledger row by the rollback (no
+--      tombstone), the rollback's tombstone row by the debit (BET_ROLLED_BACK). A tombstone is
+--      the rollback's own ledger row (tombstone = true), found through its small partial index;
+--      there is no claim row of its own (ledger v2's casino_bet_claims, dropped by migration
+--      0004);
+--   4. the checks, in §4's order, reading the round and the bet without locking them; a new round
+--      is inserted where the decision needs it;
+--   5. the ledger row, written ONCE with its final outcome and response (ledger.record):
 --      INSERT ... ON CONFLICT DO NOTHING on the unique (provider_id, transaction_id) index, the
 --      idempotency gate. A concurrent request with the same transactionId that got there first
---      makes this one wait for its commit; then its stored answer is sent instead, and the bet
---      claim or round this request inserted is deleted again (nothing else was written yet);
---   5. the round's credit flags and the wallet update.
+--      makes this one wait for its commit; then its stored answer is sent instead, and the round
+--      this request inserted is deleted again (nothing else was written yet);
+--   6. the round's credit flags and the wallet update.
 --
--- Lock order, the same in every function (so no deadlock is possible): wallet row -> bet claim
--- -> round row -> own transactionId row. A callback takes at most one lock of each kind.
+-- Lock order, the same in every function (so no deadlock is possible): wallet row -> bet id
+-- (a transaction-level advisory lock) -> round row -> own transactionId row. A callback takes at
+-- most one lock of each kind, and none waits for an earlier kind while holding a later one.
+--
+-- The entry points (ledger.debit, credit, rollback, get_balance) pin their search_path. The
+-- helpers they call on every callback do not (a SET clause keeps the planner from inlining a SQL
+-- function and costs every call a GUC save and restore): they name every table by its schema,
+-- the SQL ones are inlined into their caller's plan, and nobody but the migrating admin can
+-- create an object that would shadow a name (sql/database.sql).
 --
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
 -- response body text, and whether it is a replay of a stored response - one that another
@@ -34,41 +49,44 @@
 
 CREATE SCHEMA ledger;
 
+-- The normalised fields of docs/protocol.md §5, not the raw body: key order, whitespace and
+-- unknown fields do not change the hash; the player is resolved from the token. STABLE, not
+-- IMMUTABLE (jsonb_build_array is only stable), so that the planner inlines it.
 CREATE FUNCTION ledger.request_hash(
     p_endpoint TEXT, p_user UUID, p_currency TEXT, p_round TEXT, p_amount BIGINT,
     p_bet TEXT, p_closed BOOLEAN)
-RETURNS BYTEA LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    -- The normalised fields of docs/protocol.md §5, not the raw body: key order, whitespace and
-    -- unknown fields do not change the hash; the player is resolved from the token.
-    SELECT sha256(convert_to(
-        jsonb_build_array(p_endpoint, p_user, p_currency, p_round, p_amount, p_bet, p_closed)::text,
+RETURNS BYTEA LANGUAGE sql STABLE AS $$
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(
+        pg_catalog.jsonb_build_array(p_endpoint, p_user, p_currency, p_round, p_amount, p_bet, p_closed)::text,
         'UTF8'))
 $$;
 
 CREATE FUNCTION ledger.error_body(p_code TEXT, p_extra JSONB DEFAULT '{}'::JSONB,
     OUT status INT, OUT body TEXT)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     SELECT c.http_status,
-           (jsonb_build_object('error', jsonb_build_object('code', c.code, 'message', c.message))
-            || p_extra)::text
+           (pg_catalog.jsonb_build_object('error',
+                pg_catalog.jsonb_build_object('code', c.code, 'message', c.message)) || p_extra)::text
       INTO status, body
-      FROM casino_error_catalog c WHERE c.code = p_code;
+      FROM public.casino_error_catalog c WHERE c.code = p_code;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'error code % is not in casino_error_catalog (run migrate)', p_code;
     END IF;
 END $$;
 
 -- The session behind a token, whatever its expiry; only active (launched) sessions count.
+-- Plain SQL without a SET clause: inlined into the callback's own (cached) plan, not planned
+-- again on every call as a SQL function that cannot be inlined is.
 CREATE FUNCTION ledger.session_by_token(p_token_hash BYTEA)
 RETURNS TABLE (session_id UUID, user_id UUID, wallet_id BIGINT, provider_id BIGINT,
                currency TEXT, expired BOOLEAN, blocked BOOLEAN, min_bet BIGINT, max_bet BIGINT)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT gs.id, gs.user_id, gs.wallet_id, gs.provider_id, gs.currency::text,
-           gs.expires_at <= now(), u.status = 'blocked', g.min_bet, g.max_bet
-      FROM casino_game_sessions gs
-      JOIN casino_users u ON u.id = gs.user_id
-      JOIN casino_games g ON g.id = gs.game_id
+           gs.expires_at <= pg_catalog.now(), u.status = 'blocked', g.min_bet, g.max_bet
+      FROM public.casino_game_sessions gs
+      JOIN public.casino_users u ON u.id = gs.user_id
+      JOIN public.casino_games g ON g.id = gs.game_id
      WHERE gs.token_hash = p_token_hash AND gs.status = 'active'
 $$;
 
@@ -81,8 +99,8 @@ CREATE FUNCTION ledger.stored_transaction(p_transaction_id TEXT)
 RETURNS TABLE (provider_id BIGINT)
 LANGUAGE sql STABLE AS $$
     SELECT t.provider_id
-      FROM casino_transactions t
-     WHERE t.provider_id = ANY(ARRAY(SELECT p.id FROM casino_game_providers p))
+      FROM public.casino_transactions t
+     WHERE t.provider_id = ANY(ARRAY(SELECT p.id FROM public.casino_game_providers p))
        AND t.transaction_id = p_transaction_id
 $$;
 
@@ -100,32 +118,46 @@ BEGIN
 END $$;
 
 -- The answer stored for a transactionId: its response for the same request (same hash), a
--- conflict for another; status NULL when nothing is stored. replayed is true only when another
--- invocation wrote the row: the same invocation finding its own row (db.run_idempotent re-ran
--- it after a lost commit acknowledgement) is sending its first answer. A caller that names no
--- invocation (NULL) gets every stored answer as a replay.
+-- conflict for another; no row when nothing is stored (a caller's SELECT ... INTO then reads
+-- status NULL). replayed is true only when another invocation wrote the row: the same
+-- invocation finding its own row (db.run_idempotent re-ran it after a lost commit
+-- acknowledgement) is sending its first answer. A caller that names no invocation (NULL) gets
+-- every stored answer as a replay. Plain SQL: inlined into the caller's plan (the conflict's
+-- body, built by ledger.error_body, only when the hash differs).
 CREATE FUNCTION ledger.stored_answer(
-    p_provider BIGINT, p_transaction_id TEXT, p_hash BYTEA, p_invocation UUID,
-    OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    v_existing RECORD;
-BEGIN
-    replayed := false;
-    SELECT t.request_hash, t.response_status, t.response_body, t.invocation_id INTO v_existing
-      FROM casino_transactions t
-     WHERE t.provider_id = p_provider AND t.transaction_id = p_transaction_id;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF v_existing.request_hash = p_hash THEN
-        status := v_existing.response_status;
-        body := v_existing.response_body;
-        replayed := p_invocation IS NULL OR v_existing.invocation_id IS DISTINCT FROM p_invocation;
-    ELSE
-        SELECT e.status, e.body INTO status, body FROM ledger.error_body('TRANSACTION_ID_CONFLICT') e;
-    END IF;
-END $$;
+    p_provider BIGINT, p_transaction_id TEXT, p_hash BYTEA, p_invocation UUID)
+RETURNS TABLE (status INT, body TEXT, replayed BOOLEAN)
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN t.request_hash = p_hash THEN t.response_status
+                ELSE (ledger.error_body('TRANSACTION_ID_CONFLICT')).status END,
+           CASE WHEN t.request_hash = p_hash THEN t.response_body
+                ELSE (ledger.error_body('TRANSACTION_ID_CONFLICT')).body END,
+           CASE WHEN t.request_hash = p_hash
+                THEN p_invocation IS NULL OR t.invocation_id IS DISTINCT FROM p_invocation
+                ELSE false END
+      FROM public.casino_transactions t
+     WHERE t.provider_id = p_provider AND t.transaction_id = p_transaction_id
+$$;
+
+-- Step 3 of the write path: the lock a debit takes on its own transactionId and a rollback on
+-- the bet it names, held until the transaction ends (a transaction-level advisory lock: no row,
+-- no WAL). Two different ids may share a key (a 64-bit hash): they are then serialised for
+-- nothing, never wrongly let through. The caller looks for the other side in its next statement,
+-- whose snapshot is taken after the lock was granted.
+CREATE FUNCTION ledger.lock_bet_id(p_provider BIGINT, p_transaction_id TEXT)
+RETURNS VOID LANGUAGE sql AS $$
+    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_transaction_id, p_provider))
+$$;
+
+-- The tombstones rollbacks left for a bet id: their ledger rows (tombstone = true), through the
+-- partial index casino_transactions_tombstone. A set-returning SQL function, so that the planner
+-- inlines it into the caller's EXISTS (a scalar one holding a sub-select is not inlined).
+CREATE FUNCTION ledger.tombstones(p_provider BIGINT, p_bet TEXT)
+RETURNS TABLE (transaction_id TEXT)
+LANGUAGE sql STABLE AS $$
+    SELECT t.transaction_id FROM public.casino_transactions t
+     WHERE t.provider_id = p_provider AND t.bet_transaction_id = p_bet AND t.tombstone
+$$;
 
 -- Writes the transactionId's ledger row once, with its final outcome: accepted (p_code NULL: the
 -- deltas, the balances after and the 200 body, p_extra adding endpoint-specific fields) or a
@@ -140,21 +172,21 @@ CREATE FUNCTION ledger.record(
     p_playable_delta BIGINT, p_redeemable_delta BIGINT, p_balance BIGINT, p_redeemable BIGINT,
     p_currency TEXT,
     OUT written BOOLEAN, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
-    v_id BIGINT := nextval('casino_transactions_id_seq'::REGCLASS);
+    v_id BIGINT := pg_catalog.nextval('public.casino_transactions_id_seq'::REGCLASS);
 BEGIN
     replayed := false;
     IF p_code IS NULL THEN
         status := 200;
-        body := (jsonb_build_object(
+        body := (pg_catalog.jsonb_build_object(
             'transactionId', p_transaction_id,
             'casinoTransactionId', v_id::text,
             'balance', p_balance,
             'redeemableBalance', p_redeemable,
             'currency', p_currency) || p_extra)::text;
-        INSERT INTO casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
+        INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
                                          session_id, user_id, wallet_id, round_id, bet_transaction_id,
                                          round_closed, tombstone, amount, playable_delta, redeemable_delta,
                                          balance_after, redeemable_after, response_status, response_body,
@@ -167,7 +199,7 @@ BEGIN
         ON CONFLICT (provider_id, transaction_id) DO NOTHING;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body(p_code, p_extra) e;
-        INSERT INTO casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
+        INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
                                          session_id, user_id, wallet_id, round_id, bet_transaction_id,
                                          round_closed, amount, error_code, response_status, response_body,
                                          invocation_id)

@@ -1,9 +1,10 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
--- The write path and lock order: 00_helpers.sql. A debit writes its bet claim, a new round, its
--- ledger row (once) and the wallet; a refused one its ledger row and, past the currency check,
--- its bet claim (so a late rollback of it finds the bet, never leaves a tombstone).
+-- The write path and lock order: 00_helpers.sql. A debit writes a new round, its ledger row
+-- (once) and the wallet; a refused one only its ledger row. Past the currency check it holds its
+-- bet id's lock, so a rollback racing with it either left its tombstone before (BET_ROLLED_BACK)
+-- or finds this debit's row after (a refund, or no effect for a refused debit), never neither.
 CREATE FUNCTION ledger.debit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_invocation UUID DEFAULT NULL,
@@ -15,9 +16,7 @@ DECLARE
     v_wallet RECORD;
     v_round RECORD;
     v_round_found BOOLEAN;
-    v_claimed BOOLEAN := false;
     v_created BOOLEAN := false;
-    v_claimed_by TEXT;
     v_code TEXT;
     v_extra JSONB := '{}'::JSONB;
     v_from_redeemable BIGINT;
@@ -46,23 +45,9 @@ BEGIN
     ELSIF p_currency <> v_session.currency THEN
         v_code := 'CURRENCY_MISMATCH';
     ELSE
-        -- Claim the bet id; a rollback that came first left a tombstone claim.
-        INSERT INTO casino_bet_claims (provider_id, transaction_id, claimed_by)
-        VALUES (v_session.provider_id, p_transaction_id, 'bet')
-        ON CONFLICT DO NOTHING;
-        v_claimed := FOUND;
-        IF NOT v_claimed THEN
-            SELECT c.claimed_by INTO v_claimed_by FROM casino_bet_claims c
-             WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_transaction_id;
-            IF v_claimed_by = 'bet' THEN
-                -- A debit with this transactionId committed while this one waited: its answer.
-                SELECT * INTO status, body, replayed
-                  FROM ledger.stored_answer(v_session.provider_id, p_transaction_id, v_hash, p_invocation);
-                IF status IS NULL THEN
-                    RAISE EXCEPTION 'bet claim without its ledger row';
-                END IF;
-                RETURN;
-            END IF;
+        -- The bet id's lock, then (a new snapshot) the tombstone a rollback that came first left.
+        PERFORM ledger.lock_bet_id(v_session.provider_id, p_transaction_id);
+        IF EXISTS (SELECT 1 FROM ledger.tombstones(v_session.provider_id, p_transaction_id)) THEN
             v_code := 'BET_ROLLED_BACK';
         END IF;
     END IF;
@@ -110,11 +95,7 @@ BEGIN
         v_wallet.redeemable_balance - v_from_redeemable, v_session.currency);
     status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
     IF NOT v_rec.written THEN
-        -- Another request holds this transactionId: undo this one's inserts.
-        IF v_claimed THEN
-            DELETE FROM casino_bet_claims
-             WHERE provider_id = v_session.provider_id AND transaction_id = p_transaction_id;
-        END IF;
+        -- Another request holds this transactionId: undo this one's insert.
         IF v_created THEN
             DELETE FROM casino_rounds WHERE provider_id = v_session.provider_id AND round_id = p_round;
         END IF;

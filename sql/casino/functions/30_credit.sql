@@ -51,9 +51,7 @@ BEGIN
             SELECT t.status, t.session_id, t.round_id INTO v_bet
               FROM casino_transactions t
              WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet AND t.kind = 'debit';
-            IF EXISTS (SELECT 1 FROM casino_bet_claims c
-                        WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_bet
-                          AND c.claimed_by = 'tombstone') THEN
+            IF EXISTS (SELECT 1 FROM ledger.tombstones(v_session.provider_id, p_bet)) THEN
                 v_code := 'BET_ROLLED_BACK';
             ELSIF v_bet.status IS DISTINCT FROM 'accepted'
                   OR v_bet.session_id <> v_session.session_id OR v_bet.round_id <> p_round THEN

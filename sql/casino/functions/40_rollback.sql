@@ -1,8 +1,10 @@
 -- Recreated by every `migrate`: the schema `ledger` is dropped and created again before
 -- these files run (sql/casino/functions/, in name order), so a changed signature needs no
 -- DROP FUNCTION of its own.
--- The write path and lock order: 00_helpers.sql. A rollback writes its ledger row (once), the
--- wallet for a refund, and a tombstone claim for an unknown bet; a refused one only its row.
+-- The write path and lock order: 00_helpers.sql. A rollback writes its ledger row (once) and the
+-- wallet for a refund; a refused one only its row. For an unknown bet its row is the tombstone
+-- (tombstone = true), written under the bet id's lock, so a debit with that id racing with it
+-- either committed before (then its row is found here) or sees the tombstone after.
 CREATE FUNCTION ledger.rollback(
     p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
@@ -17,9 +19,6 @@ DECLARE
     v_refund BIGINT := 0;
     v_refund_redeemable BIGINT := 0;
     v_tombstone BOOLEAN := false;
-    v_claimed BOOLEAN := false;
-    v_claimed_by TEXT;
-    v_attempt INT := 0;
     v_rec RECORD;
 BEGIN
     replayed := false;
@@ -39,51 +38,31 @@ BEGIN
     SELECT w.playable_balance, w.redeemable_balance INTO v_wallet
       FROM casino_wallets w WHERE w.id = v_session.wallet_id FOR NO KEY UPDATE;
 
-    LOOP
-        v_attempt := v_attempt + 1;
-        IF p_bet = p_transaction_id THEN
-            -- It names itself: a rollback transaction, not a bet (its row is written below).
-            v_code := 'NOT_A_BET';
-            EXIT;
-        END IF;
+    IF p_bet = p_transaction_id THEN
+        -- It names itself: a rollback transaction, not a bet (its row is written below).
+        v_code := 'NOT_A_BET';
+    ELSE
+        -- The bet id's lock, then (a new snapshot) the bet: a debit with that id in flight (another
+        -- wallet's: this wallet's are serialised with us) holds the lock until it commits.
+        PERFORM ledger.lock_bet_id(v_session.provider_id, p_bet);
         SELECT t.kind, t.status, t.session_id, t.round_id, t.amount, t.redeemable_delta INTO v_bet
           FROM casino_transactions t
          WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet;
-        EXIT WHEN FOUND;
-        -- Bet unknown. The round named, if it exists, must be ours and unsettled: else no
-        -- tombstone is left.
-        IF p_round IS NOT NULL THEN
-            SELECT r.session_id, r.has_credit INTO v_round
-              FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
-            IF FOUND AND v_round.session_id <> v_session.session_id THEN
-                v_code := 'ROUND_MISMATCH';
-                EXIT;
-            ELSIF FOUND AND v_round.has_credit THEN
-                v_code := 'BET_ALREADY_SETTLED';
-                EXIT;
+        IF NOT FOUND THEN
+            -- Bet unknown. The round named, if it exists, must be ours and unsettled: else no
+            -- tombstone is left. Otherwise this rollback's row is the tombstone.
+            IF p_round IS NOT NULL THEN
+                SELECT r.session_id, r.has_credit INTO v_round
+                  FROM casino_rounds r WHERE r.provider_id = v_session.provider_id AND r.round_id = p_round;
+                IF FOUND AND v_round.session_id <> v_session.session_id THEN
+                    v_code := 'ROUND_MISMATCH';
+                ELSIF FOUND AND v_round.has_credit THEN
+                    v_code := 'BET_ALREADY_SETTLED';
+                END IF;
             END IF;
+            v_tombstone := v_code IS NULL;
         END IF;
-        -- Leave a tombstone. If a debit with that id is in flight (another wallet's: this
-        -- wallet's are serialised with us) we wait for it here; when it commits, its claim
-        -- exists and we look the bet up again.
-        INSERT INTO casino_bet_claims (provider_id, transaction_id, claimed_by)
-        VALUES (v_session.provider_id, p_bet, 'tombstone')
-        ON CONFLICT DO NOTHING;
-        IF FOUND THEN
-            v_claimed := true;
-            v_tombstone := true;
-            EXIT;
-        END IF;
-        SELECT c.claimed_by INTO v_claimed_by FROM casino_bet_claims c
-         WHERE c.provider_id = v_session.provider_id AND c.transaction_id = p_bet;
-        IF v_claimed_by = 'tombstone' THEN
-            v_tombstone := true;
-            EXIT;
-        END IF;
-        IF v_attempt >= 2 THEN
-            RAISE EXCEPTION 'bet claim without its ledger row';
-        END IF;
-    END LOOP;
+    END IF;
 
     IF v_code IS NULL AND NOT v_tombstone THEN
         IF v_bet.kind <> 'debit' THEN
@@ -123,10 +102,7 @@ BEGIN
         v_wallet.redeemable_balance + v_refund_redeemable, v_session.currency);
     status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
     IF NOT v_rec.written THEN
-        -- Another request holds this transactionId: undo this one's tombstone.
-        IF v_claimed THEN
-            DELETE FROM casino_bet_claims WHERE provider_id = v_session.provider_id AND transaction_id = p_bet;
-        END IF;
+        -- Another request holds this transactionId (nothing of this one was written).
         RETURN;
     END IF;
     IF v_refund > 0 THEN
