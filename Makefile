@@ -25,7 +25,7 @@ check:  ## the one gate (what CI runs): lint, OpenAPI drift, `make test`, SAM ch
 	$(MAKE) sam-check
 	@echo "make check: all gates passed"
 
-bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (+ PNG); about five minutes
+bench: venv  ## benchmarks against pgbench in the same run -> bench/results.md (+ PNG); about eight minutes
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench $(BENCH_ARGS)
 

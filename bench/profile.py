@@ -105,7 +105,7 @@ def profile_handler(url: str, clients: int, seconds: float, wallets: int) -> tup
 
 def sql_breakdown(url: str, n: int) -> tuple[list[tuple], list[tuple]]:
     """Per-function times and per-table row writes for n debits in one session."""
-    tables = ("casino_transactions", "casino_bet_claims", "casino_rounds", "casino_wallets")
+    tables = ("casino_transactions", "casino_rounds", "casino_wallets")
     with psycopg.connect(url, autocommit=True) as conn:
 
         def table_stats() -> dict[str, tuple[int, int, int]]:
