@@ -5,13 +5,14 @@ event) and the import alone (timed inside the process)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from devtools.lambda_local import function_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET = """
@@ -38,21 +39,9 @@ def _module_body(app: Path) -> str:
 
 
 def _measure(body: str | None, runs: int, tracing: bool, folder: str = "functions") -> tuple[float, float]:
-    """(median process ms, median import ms), in the environment Lambda gives a function. That
-    matters for X-Ray: outside Lambda (no LAMBDA_TASK_ROOT) its recorder builds a botocore client
-    for centralised sampling at import, about a third of a second that Lambda never pays (its
-    recorder samples locally and the segment comes from the service)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN"))}
-    env.update(
-        PYTHONPATH=str(ROOT / "layers" / "common"),
-        POWERTOOLS_SERVICE_NAME="casino-wallet",
-        POWERTOOLS_TRACE_DISABLED="false" if tracing else "true",
-        LAMBDA_TASK_ROOT=str(ROOT / folder),
-        AWS_LAMBDA_FUNCTION_NAME=Path(folder).name,
-        AWS_EXECUTION_ENV="AWS_Lambda_python3.12",
-        AWS_REGION="eu-west-1",
-        AWS_DEFAULT_REGION="eu-west-1",
-    )
+    """(median process ms, median import ms), in the environment Lambda gives a function
+    (devtools.lambda_local.function_environment)."""
+    env = function_environment(folder, tracing=tracing)
     process, imports = [], []
     for _ in range(runs):
         cmd = [sys.executable, "-c", "pass" if body is None else SNIPPET.format(body=body)]

@@ -4,9 +4,13 @@ them, so handlers run in-process exactly as they would behind API Gateway."""
 from __future__ import annotations
 
 import base64
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
+
+from . import LAYER, ROOT
 
 
 class LambdaContext:
@@ -78,3 +82,24 @@ def api_event(
         "body": (text if text != "" else None),
         "isBase64Encoded": encoded,
     }
+
+
+def function_environment(folder: str, *, tracing: bool) -> dict[str, str]:
+    """The environment Lambda gives the function in `folder` (e.g. "functions/casino/debit"), for
+    a fresh interpreter: this process's environment without its Powertools, AWS and Lambda
+    variables, plus the function's own. It matters for X-Ray: outside Lambda (no LAMBDA_TASK_ROOT)
+    its recorder builds a botocore client for centralised sampling at import, about a third of a
+    second that Lambda never pays (its recorder samples locally; the segment comes from the
+    service)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN"))}
+    env.update(
+        PYTHONPATH=str(LAYER),  # the shared layer, as /opt/python is in Lambda
+        POWERTOOLS_SERVICE_NAME="casino-wallet",
+        POWERTOOLS_TRACE_DISABLED="false" if tracing else "true",
+        LAMBDA_TASK_ROOT=str(ROOT / folder),
+        AWS_LAMBDA_FUNCTION_NAME=Path(folder).name,
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.12",
+        AWS_REGION="eu-west-1",
+        AWS_DEFAULT_REGION="eu-west-1",
+    )
+    return env

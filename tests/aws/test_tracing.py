@@ -5,10 +5,11 @@ just before the container's first AWS SDK call, the secret read it makes with tr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from devtools.lambda_local import function_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,19 +32,8 @@ print(json.dumps({"init": at_init, "after_secret": sorted(patcher._PATCHED_MODUL
 
 
 def _probe(function: str, tracing: bool) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_", "_X_AMZN"))}
-    env.update(
-        PYTHONPATH=f"{ROOT / 'layers' / 'common'}{os.pathsep}{ROOT}",
-        POWERTOOLS_SERVICE_NAME="casino-wallet",
-        POWERTOOLS_TRACE_DISABLED="false" if tracing else "true",
-        LAMBDA_TASK_ROOT=str(ROOT / function),
-        AWS_LAMBDA_FUNCTION_NAME=Path(function).name,
-        AWS_REGION="eu-west-1",
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_XRAY_CONTEXT_MISSING="IGNORE_ERROR",
-    )
+    env = function_environment(function, tracing=tracing)
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_XRAY_CONTEXT_MISSING="IGNORE_ERROR")
     out = subprocess.run(  # noqa: S603 - our own probe
         [sys.executable, "-c", PROBE, str(ROOT / function / "app.py")], env=env, capture_output=True, text=True, check=True
     )
