@@ -150,6 +150,7 @@ def test_a_scheduled_run_publishes_its_gauges_with_powertools(database_url, monk
     from tests.support import template
 
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    reload_settings()
     handler = template().functions["SettlementFunction"].load()
     capsys.readouterr()
     summary = handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("settlement", 60, 256))

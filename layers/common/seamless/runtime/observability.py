@@ -32,7 +32,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from .settings import before_first_aws_call, common
 
@@ -151,10 +150,8 @@ def count(name: str, value: float = 1) -> None:
     line = _line.get()
     if line is not None:
         line.counts[name] = line.counts.get(name, 0) + value
-    elif not is_metrics_disabled():
-        # Disabled metrics are never flushed, so they would pile up (Powertools flushes at 100
-        # values regardless): add nothing at all then.
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    else:
+        _powertools_metric(name, value)
 
 
 def gauge(name: str, value: float) -> None:
@@ -162,7 +159,14 @@ def gauge(name: str, value: float) -> None:
     line = _line.get()
     if line is not None:
         line.counts[name] = value
-    elif not is_metrics_disabled():
+    else:
+        _powertools_metric(name, value)
+
+
+def _powertools_metric(name: str, value: float) -> None:
+    # Disabled metrics are never flushed, so they would pile up (Powertools flushes at 100
+    # values regardless): add nothing at all then. The same rule as the request line's.
+    if not common().metrics_disabled():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
