@@ -112,7 +112,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     _local_env()
     if "DATABASE_URL" not in os.environ:
         _database()
-    event = json.loads(Path(args.event).read_text()) if args.event else {}
+    from .events import resign
+
+    # a sample event's signature holds for minutes only (docs/protocol.md §2): signed afresh
+    event = resign(json.loads(Path(args.event).read_text())) if args.event else {}
     print(json.dumps(invoke(fn, event), indent=2))
     return 0
 
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("invoke", help="invoke one function with an event file, like `sam local invoke`")
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
-    sub.add_parser("events", help="regenerate the signed sample events in events/")
+    sub.add_parser("events", help="regenerate the sample events in events/, signed with the current time")
     p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
     p.add_argument("--check", action="store_true")
     settlement_cli.add_commands(sub)

@@ -1,7 +1,12 @@
 """events/: one realistic API Gateway event per function of template.yaml, signed with the
 documented local development secrets and using the seeded local session, so
 `python -m devtools invoke DebitFunction -e events/debit.json` (and `sam local invoke`) work
-against a freshly seeded database. Deterministic: regenerating gives identical files."""
+against a freshly seeded database.
+
+A signature holds for SIGNATURE_TOLERANCE_SECONDS after its `t` (docs/protocol.md §2), so the
+files cannot stay valid in the repository: `make events` signs them with the current time
+(everything else in them is deterministic), and `python -m devtools invoke` re-signs an event's
+signature header with a fresh `t` before invoking (`resign`)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seamless.contract.signing import sign
+from seamless.contract.signing import CASINO_SIGNATURE_HEADER, PROVIDER_SIGNATURE_HEADER, contract_path, sign
 
 from . import ROOT
 from .admin import ALICE, DEV_PROVIDER_SESSION_ID, DEV_SESSION_TOKEN, GAME, GAME_CODE
@@ -82,7 +87,9 @@ GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]
 }
 
 
-def _api(name: str, function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None) -> dict[str, Any]:
+def _api(
+    name: str, function: str, body: dict[str, Any] | None, signature: tuple[str, str] | None, *, timestamp: int | None = None
+) -> dict[str, Any]:
     from .template import Template
 
     method, resource = Template().functions[function].routes[0]
@@ -92,7 +99,7 @@ def _api(name: str, function: str, body: dict[str, Any] | None, signature: tuple
     if body is not None:
         headers.append(("Content-Type", "application/json"))
     if signature:
-        headers.append((signature[0], sign(signature[1], raw)))
+        headers.append((signature[0], sign(signature[1], raw, contract_path(resource), method=method, timestamp=timestamp)))
     multi_query = {k: [v] for k, v in (query or {}).items()}
     event = api_event(method, path, resource, headers, raw, multi_query, path_parameters=path_parameters)
     # fixed ids and times: the files do not change when regenerated
@@ -117,8 +124,12 @@ def scheduled_event(rule: str) -> dict[str, Any]:
     }
 
 
-def build() -> dict[str, dict[str, Any]]:
-    events = {name: _api(name, *spec) for name, spec in API_EVENTS.items()}
+def build(timestamp: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every sample event; the signed ones signed at `timestamp` (default: now)."""
+    import time
+
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    events = {name: _api(name, *spec, timestamp=timestamp) for name, spec in API_EVENTS.items()}
     events["settlement"] = scheduled_event("settlement-every-minute")
     events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
@@ -138,11 +149,48 @@ def build() -> dict[str, dict[str, Any]]:
     return events
 
 
-def write_events(directory: Path = EVENTS) -> list[Path]:
+def write_events(directory: Path = EVENTS, *, timestamp: int | None = None) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, event in build().items():
+    for name, event in build(timestamp).items():
         path = directory / f"{name}.json"
         path.write_text(json.dumps(event, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written
+
+
+#: the secret each signature header is made with, locally (the environment's, else the
+#: documented local development secret)
+SIGNERS = {CASINO_SIGNATURE_HEADER: ("CASINO_SECRET", CASINO_SECRET), PROVIDER_SIGNATURE_HEADER: ("PROVIDER_SECRET", PROVIDER_SECRET)}
+
+
+def resign(event: dict[str, Any], *, timestamp: int | None = None) -> dict[str, Any]:
+    """The event with its signature header (if any) made afresh: a current `t`, over the body's
+    exact bytes and the contract path of its route, with the local secret for that header
+    (CASINO_SECRET / PROVIDER_SECRET from the environment, else the development ones). The body
+    is untouched; an event that is not signed is returned as it is."""
+    import base64
+    import os
+    import re
+
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return event
+    names = [name for name in headers if isinstance(name, str) and name.lower() in SIGNERS]
+    if not names:
+        return event
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    template = event.get("resource") if isinstance(event.get("resource"), str) else event.get("path") or ""
+    params = event.get("pathParameters") or {}
+    path = contract_path(re.sub(r"\{([^/{}]+)\}", lambda m: str(params.get(m.group(1), m.group(0))), template))
+    method = str(event.get("httpMethod") or "POST")
+    fresh = dict(event, headers=dict(headers))
+    for name in names:
+        env_name, default = SIGNERS[name.lower()]
+        value = sign(os.environ.get(env_name) or default, raw, path, method=method, timestamp=timestamp)
+        fresh["headers"][name] = value
+        multi = fresh.get("multiValueHeaders")
+        if isinstance(multi, dict) and name in multi:
+            fresh["multiValueHeaders"] = {**multi, name: [value]}
+    return fresh

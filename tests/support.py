@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from seamless.contract.signing import sign
+from seamless.contract.signing import contract_path, sign
 
 from devtools import admin, fixtures
 from devtools.devserver import invoke
@@ -67,6 +67,12 @@ class Response:
         return self.headers.get("Idempotent-Replayed") == "true"
 
 
+def upper_hex(signature: str) -> str:
+    """A `t=…,v1=…` signature with its hex digits upper-cased and nothing else (§2)."""
+    head, _, digits = signature.rpartition("=")
+    return f"{head}={digits.upper()}"
+
+
 def enc(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -85,7 +91,7 @@ def call(
     raw = body if isinstance(body, bytes) else enc(body)
     hdrs = [("Content-Type", "application/json")] + list(headers or [])
     if sign_with is not None:
-        hdrs.append((header_name, sign(sign_with, raw)))
+        hdrs.append((header_name, sign(sign_with, raw, contract_path(path), method=method)))
     event = api_event(method, path, path, hdrs, raw)
     event.update(event_overrides or {})
     result = invoke(function_for(path), event)

@@ -88,7 +88,7 @@ def test_handler_verifies_with_the_secrets_manager_secret(database_url, secretsm
     # signed with the old local secret: refused
     assert call("/casino/debit", payload).status == 401
     body = json.dumps(payload).encode()
-    accepted = call("/casino/debit", body, sign_with=None, headers=[("X-Casino-Signature", sign("rotated-live-secret", body))])
+    accepted = call("/casino/debit", body, sign_with=None, headers=[("X-Casino-Signature", sign("rotated-live-secret", body, "/casino/debit"))])
     assert accepted.status == 200, accepted.raw
     monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()
@@ -153,7 +153,7 @@ def test_during_a_rotation_both_the_current_and_the_previous_secret_verify(datab
     token = new_session(database_url)
     for secret, status in (("third", 200), ("second", 200), ("first", 401)):
         body = json.dumps({"sessionToken": token}).encode()
-        r = call("/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body))])
+        r = call("/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body, "/casino/getBalance"))])
         assert r.status == status, (secret, r.raw)
     monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()

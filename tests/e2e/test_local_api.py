@@ -31,7 +31,7 @@ def request(base: str, path: str, payload: dict, *, signed: bool = True, timeout
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
     if signed:
-        headers["X-Casino-Signature"] = sign(CASINO_SECRET, body)
+        headers["X-Casino-Signature"] = sign(CASINO_SECRET, body, path)
     assert url.hostname and url.port
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
     try:

@@ -16,7 +16,19 @@ from seamless.contract.signing import sign
 from seamless.runtime import db
 
 from devtools import admin
-from tests.support import ALICE, CASINO_SECRET, admin_conn, call, enc, fetch_one, make_player, new_id, new_session, wallet
+from tests.support import (
+    ALICE,
+    CASINO_SECRET,
+    admin_conn,
+    call,
+    enc,
+    fetch_one,
+    make_player,
+    new_id,
+    new_session,
+    upper_hex,
+    wallet,
+)
 
 
 def parallel(fn, n: int) -> list:
@@ -232,9 +244,9 @@ def test_bad_signatures(database_url, session, kind):
     raw = enc(debit_body(session))
     value = BAD_SIGNATURES[kind]
     if value == "OTHER":
-        value = sign("not-the-secret", raw)
+        value = sign("not-the-secret", raw, "/casino/debit")
     elif value == "OTHER_BYTES":
-        value = sign(CASINO_SECRET, raw + b" ")
+        value = sign(CASINO_SECRET, raw + b" ", "/casino/debit")
     headers = [] if value is None else [("X-Casino-Signature", value)]
     r = call("/casino/debit", raw, sign_with=None, headers=headers)
     assert (r.status, r.code) == (401, "INVALID_SIGNATURE")
@@ -244,7 +256,7 @@ def test_bad_signatures(database_url, session, kind):
 @pytest.mark.parametrize("name", ["X-CASINO-SIGNATURE", "x-casino-signature", "X-Casino-Signature", "x-CaSiNo-sIgNaTuRe"])
 def test_header_name_case_does_not_matter(session, name):
     raw = enc(debit_body(session))
-    r = call("/casino/debit", raw, sign_with=None, headers=[(name, sign(CASINO_SECRET, raw).upper())])
+    r = call("/casino/debit", raw, sign_with=None, headers=[(name, upper_hex(sign(CASINO_SECRET, raw, "/casino/debit")))])
     assert r.status == 200, r
 
 
@@ -371,9 +383,9 @@ def test_invalid_base64_is_refused_after_the_signature_check(database_url, signe
     before = wallet(database_url)
     headers = []
     if signed == "wrong-secret":
-        headers = [("X-Casino-Signature", sign("not-the-secret", JUNK.encode()))]
+        headers = [("X-Casino-Signature", sign("not-the-secret", JUNK.encode(), "/casino/debit"))]
     elif signed == "junk-as-received":
-        headers = [("X-Casino-Signature", sign(CASINO_SECRET, JUNK.encode()))]
+        headers = [("X-Casino-Signature", sign(CASINO_SECRET, JUNK.encode(), "/casino/debit"))]
     r = call("/casino/debit", b"", sign_with=None, headers=headers, event_overrides={"body": JUNK, "isBase64Encoded": True})
     assert (r.status, r.code) == expected, r
     if r.status == 400:
@@ -427,7 +439,7 @@ def test_http_api_v2_events_are_served(database_url, session, b64):
     """docs/protocol.md §1: HTTP APIs lower-case header names; both kinds of event must work."""
     body = debit_body(session, amount=3)
     raw = enc(body)
-    event = http_api_event("POST", "/casino/debit", raw, {"X-Casino-Signature": sign(CASINO_SECRET, raw)}, b64=b64)
+    event = http_api_event("POST", "/casino/debit", raw, {"X-Casino-Signature": sign(CASINO_SECRET, raw, "/casino/debit")}, b64=b64)
     first = invoke_event("/casino/debit", event)
     assert first["statusCode"] == 200 and "Idempotent-Replayed" not in first["headers"], first
     again = invoke_event("/casino/debit", event)

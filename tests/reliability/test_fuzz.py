@@ -38,6 +38,7 @@ from tests.support import (
     make_player,
     new_id,
     new_session,
+    upper_hex,
     provider_session_for,
     template,
 )
@@ -330,13 +331,13 @@ def test_fuzzed_requests_never_fail_the_server(ctx, method, path):
         headers: list[tuple[str, str]] = list(extra)
         if path in SIGNERS and signed != "missing":
             name, secret = SIGNERS[path]
-            good = sign(secret, body)
+            good = sign(secret, body, path)
             value = {
                 "valid": good,
-                "upper": good.upper(),
+                "upper": upper_hex(good),
                 "garbage": "zz" * 32,
                 "duplicate": good,
-                "wrong-secret": sign("not-the-secret", body),
+                "wrong-secret": sign("not-the-secret", body, path),
             }[signed]
             named = {"lower": name, "title": name.title(), "upper": name.upper()}[case]
             headers.append((named, value))

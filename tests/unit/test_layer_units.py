@@ -17,19 +17,21 @@ from seamless.runtime.apigw import parse
 from devtools.openapi import OPERATIONS
 
 BODY = b'{"a":1}'
-GOOD = sign("s3cret", BODY)
+GOOD = sign("s3cret", BODY, "/casino/debit")
 
 
 @pytest.mark.parametrize(
-    "signature", [None, "", "zz" * 32, GOOD[:-1], GOOD + "0", sign("other", BODY), sign("s3cret", BODY + b" "), 42, "g" * 64]
+    "signature",
+    [None, "", "zz" * 32, GOOD[:-1], GOOD + "0", sign("other", BODY, "/casino/debit"), sign("s3cret", BODY + b" ", "/casino/debit"), 42, "g" * 64],
 )
 def test_bad_signatures_are_refused_without_raising(signature):
-    assert verify("s3cret", BODY, signature) is False
+    assert verify("s3cret", BODY, signature, "/casino/debit") is False
 
 
-def test_good_signature_in_either_case_and_padded():
-    assert verify("s3cret", BODY, GOOD) and verify("s3cret", BODY, GOOD.upper()) and verify("s3cret", BODY, f" {GOOD} ")
-    assert not verify("", BODY, sign("", BODY))  # no secret configured: nothing verifies
+def test_good_signature_with_upper_case_hex():
+    head, _, digits = GOOD.rpartition("=")
+    assert verify("s3cret", BODY, GOOD, "/casino/debit") and verify("s3cret", BODY, f"{head}={digits.upper()}", "/casino/debit")
+    assert not verify("", BODY, sign("", BODY, "/casino/debit"), "/casino/debit")  # no secret configured: nothing verifies
 
 
 @pytest.mark.parametrize("amount", [True, 10.5, 10.0, "100", None, [1], 0, -1, 10**12 + 1])
@@ -198,10 +200,11 @@ def _client(transport, sleeps, attempts=3):
 
 def test_retries_5xx_with_backoff_then_succeeds_with_the_same_bytes():
     transport, sleeps = Script(503, 503, 200), []
-    result = _client(transport, sleeps).post("http://casino/debit", {"transactionId": "t1"})
+    result = _client(transport, sleeps).post("http://casino.test/Prod/casino/debit", {"transactionId": "t1"})
     assert result.status == 200 and len(result.attempts) == 3 and result.definitive
     assert len({body for body, _ in transport.seen}) == 1
-    assert all(h["x-casino-signature"] == sign("k", transport.seen[0][0]) for _, h in transport.seen)
+    # each attempt signed afresh (its own t) over the same bytes and the contract path
+    assert all(verify("k", transport.seen[0][0], h["x-casino-signature"], "/casino/debit") for _, h in transport.seen)
     assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
 
 

@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from seamless.contract.signing import verify
+from seamless.contract.signing import contract_path, parse, verify
 
-from devtools.events import API_EVENTS, CASINO_SECRET, EVENTS, PROVIDER_SECRET, write_events
+from devtools.events import API_EVENTS, CASINO_SECRET, EVENTS, PROVIDER_SECRET, resign, write_events
 from devtools.template import match_route
 from tests.support import template
 
@@ -46,10 +46,31 @@ def test_api_event_matches_its_route_and_signature_verifies(name):
         assert not {"x-casino-signature", "x-provider-signature"} & set(headers)
     else:
         header = signature[0].lower()
-        assert verify(SECRETS[header], raw, headers[header])
-        assert not verify(SECRETS[header], raw + b" ", headers[header])
+        path = contract_path(event["path"])
+        signed_at = _signed_at(event)
+        assert verify(SECRETS[header], raw, headers[header], path, now=signed_at)
+        assert not verify(SECRETS[header], raw + b" ", headers[header], path, now=signed_at)
+        # bound to its endpoint and to its time (docs/protocol.md §2)
+        elsewhere = "/casino/credit" if path != "/casino/credit" else "/casino/debit"
+        assert not verify(SECRETS[header], raw, headers[header], elsewhere, now=signed_at)
+        assert not verify(SECRETS[header], raw, headers[header], path, now=signed_at + 301)
+        # what the project's commands invoke: the same bytes, signed afresh
+        fresh = resign(event)
+        assert fresh["body"] == event["body"]
+        assert verify(SECRETS[header], raw, {k.lower(): v for k, v in fresh["headers"].items()}[header], path)
+
+
+def _signed_at(event: dict) -> int:
+    for name, value in event["headers"].items():
+        if name.lower() in SECRETS:
+            parsed = parse(value)
+            assert parsed is not None, value
+            return parsed[0]
+    raise AssertionError("no signature header")
 
 
 def test_regenerating_gives_identical_files(tmp_path):
-    for path in write_events(tmp_path):
+    """Deterministic but for the signing time (`make events` signs with the current one)."""
+    signed_at = _signed_at(_load("debit"))
+    for path in write_events(tmp_path, timestamp=signed_at):
         assert path.read_text() == (EVENTS / path.name).read_text(), f"events/{path.name} is stale: make events"

@@ -13,6 +13,7 @@ from ..runtime import db, observability
 from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, query_endpoint, read_body
 from ..runtime.observability import count
 from ..runtime.settings import CASINO_ROLE
+from . import queries
 from .ledger import Outcome
 from .settings import get_settings
 
@@ -21,6 +22,18 @@ CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollback
 
 def callback_secrets() -> list[str]:
     return get_settings().callback_secrets()
+
+
+def seed_signatures_accepted() -> bool:
+    """Whether the provider this deployment's callback secret belongs to (CALLBACK_PROVIDER_CODE)
+    may still sign the seed way: its casino_game_providers row says (docs/protocol.md §10.7)."""
+    code = get_settings().callback_provider_code
+
+    def read(conn: Any) -> bool:
+        row = conn.execute(queries.SEED_SIGNATURES_ACCEPTED, {"code": code}).fetchone()
+        return bool(row and row[0])
+
+    return db.run_idempotent(CASINO_ROLE, read)
 
 
 def count_outcome(endpoint: str, outcome: Outcome) -> None:
@@ -45,7 +58,12 @@ def casino_callback(model: type[M], operation: Callable[[Any, M, uuid.UUID], Out
     """A signed provider -> casino money callback: one ledger call, exact stored responses."""
 
     def work(request: ProxyEvent) -> dict[str, Any]:
-        body = read_body(request, signature_header=signing.CASINO_SIGNATURE_HEADER, secrets=callback_secrets)
+        body = read_body(
+            request,
+            signature_header=signing.CASINO_SIGNATURE_HEADER,
+            secrets=callback_secrets,
+            seed_compatible=seed_signatures_accepted,
+        )
         parsed = parse(model, body)
         transaction_id = getattr(parsed, "transaction_id", None)
         if transaction_id:

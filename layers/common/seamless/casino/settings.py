@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 
 from ..runtime.settings import CommonSettings, load
@@ -13,9 +15,15 @@ class CasinoSettings(CommonSettings):
     casino_secret_arn: str | None = None
     #: the value before a rotation, accepted beside the current one (docs/protocol.md §2)
     casino_secret_previous: SecretStr | None = None
+    #: when the current value replaced the previous one (ISO 8601 or unix seconds): the
+    #: previous value is accepted for SECRET_ROTATION_GRACE_SECONDS after it, then refused
+    casino_secret_rotated_at: datetime | None = None
     #: signs casino -> provider calls (x-provider-signature)
     provider_secret: SecretStr | None = None
     provider_secret_arn: str | None = None
+    #: the provider whose callbacks CASINO_SECRET verifies: its casino_game_providers row says
+    #: whether the seed-compatible signature is still accepted (docs/protocol.md §10.7)
+    callback_provider_code: str = "jaqpot"
     session_ttl_seconds: int = Field(default=1800, ge=1)
     casino_code: str = "demo-casino"
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)

@@ -2,7 +2,7 @@
 
 urllib3 does the HTTP (it is in the Lambda runtime already, through botocore); this module
 adds only what the protocol needs and no library does for our design: sign exactly the bytes
-sent; classify every answer as docs/protocol.md §7 says (final: a 2xx, or a 4xx whose body is
+sent, with a fresh `t` on every attempt over the contract's endpoint path (§2); classify every answer as docs/protocol.md §7 says (final: a 2xx, or a 4xx whose body is
 a contract error of §3; everything else - network errors, timeouts, 5xx, 429, a gateway's own
 4xx - is retried); retry with exponential backoff and full jitter, always the same body, hence
 the same transactionId; and never start an attempt that cannot finish before the caller's
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import urllib3
 
 from .errors import catalog
-from .signing import sign
+from .signing import contract_path, sign
 
 #: every error code of the contract's table (§3): a 4xx carrying one is a final answer
 CONTRACT_CODES = frozenset(cls.code for cls in catalog() if cls.contract)
@@ -155,13 +156,21 @@ class SignedClient:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
 
     def post(
-        self, url: str, payload: dict[str, Any], *, max_attempts: int | None = None, deadline: float | None = None
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        max_attempts: int | None = None,
+        deadline: float | None = None,
+        path: str | None = None,
     ) -> CallResult:
         """POSTs payload (signed), retrying what §7 says is retryable. `deadline` is a time of
         `clock` (time.monotonic): no attempt starts that could not end before it, and each
-        attempt's read timeout is cut to what is left."""
+        attempt's read timeout is cut to what is left. The signature covers `path` (default:
+        the contract endpoint the URL ends in, whatever base path is in front of it) and is made
+        afresh for every attempt; the body bytes stay the same."""
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        headers = {"Content-Type": "application/json", self._header: sign(self._secret, body)}
+        signed_path = path or contract_path(urllib.parse.urlsplit(url).path)
         transport = self._transport or default_transport()
         result = CallResult()
         attempts = max_attempts or self.policy.max_attempts
@@ -169,6 +178,7 @@ class SignedClient:
             timeout = self._timeout(deadline)
             if timeout is None:
                 break
+            headers = {"Content-Type": "application/json", self._header: sign(self._secret, body, signed_path)}
             try:
                 resp = transport.request("POST", url, body=body, headers=headers, timeout=timeout, retries=False)
             except urllib3.exceptions.HTTPError as exc:

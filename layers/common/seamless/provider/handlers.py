@@ -9,7 +9,7 @@ from typing import Any
 
 from ..contract.models import RoundPath
 from ..contract.signing import PROVIDER_SIGNATURE_HEADER
-from ..runtime import deadline
+from ..runtime import db, deadline
 from ..runtime.apigw import (
     Handler,
     M,
@@ -23,7 +23,8 @@ from ..runtime.apigw import (
     wants_html,
 )
 from ..runtime.observability import gauge, logger, metrics
-from . import history, launch, outbox, settlement
+from ..runtime.settings import PROVIDER_ROLE
+from . import history, launch, outbox, queries, settlement
 from .settings import get_settings
 
 
@@ -31,9 +32,27 @@ def request_secrets() -> list[str]:
     return get_settings().request_secrets()
 
 
+def seed_signatures_accepted() -> bool:
+    """Whether the casino this deployment's secret belongs to (CASINO_CODE) may still sign the
+    seed way: its provider_casinos row says (docs/protocol.md §10.7)."""
+    code = get_settings().casino_code
+
+    def read(conn: Any) -> bool:
+        row = conn.execute(queries.SEED_SIGNATURES_ACCEPTED, {"code": code}).fetchone()
+        return bool(row and row[0])
+
+    return db.run_idempotent(PROVIDER_ROLE, read)
+
+
 def signed_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
     """A casino -> provider call: signature (x-provider-signature) verified before parsing."""
-    return json_endpoint(model, operation, signature_header=PROVIDER_SIGNATURE_HEADER, secrets=request_secrets)
+    return json_endpoint(
+        model,
+        operation,
+        signature_header=PROVIDER_SIGNATURE_HEADER,
+        secrets=request_secrets,
+        seed_compatible=seed_signatures_accepted,
+    )
 
 
 def health_handler() -> Handler:

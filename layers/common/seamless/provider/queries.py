@@ -209,3 +209,9 @@ SELECT id, action_index, action_type, endpoint, transaction_id, amount, attempts
  WHERE game_round_id = %s
  ORDER BY id
 """
+
+#: whether the casino whose calls this deployment verifies may still sign the seed way
+#: (docs/protocol.md §2, §10.7); read before the body is parsed, only for a seed-shaped header
+SEED_SIGNATURES_ACCEPTED = """
+SELECT accepts_seed_signatures FROM provider_casinos WHERE code = %(code)s AND NOT disabled
+"""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr
 
 from ..runtime.settings import CommonSettings, load
@@ -13,6 +15,9 @@ class ProviderSettings(CommonSettings):
     provider_secret_arn: str | None = None
     #: the value before a rotation, accepted beside the current one (docs/protocol.md §2)
     provider_secret_previous: SecretStr | None = None
+    #: when the current value replaced the previous one (ISO 8601 or unix seconds): the
+    #: previous value is accepted for SECRET_ROTATION_GRACE_SECONDS after it, then refused
+    provider_secret_rotated_at: datetime | None = None
     #: signs provider -> casino callbacks (x-casino-signature)
     casino_secret: SecretStr | None = None
     casino_secret_arn: str | None = None

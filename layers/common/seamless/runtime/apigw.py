@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -24,12 +25,16 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, A
 from ..contract import errors, signing
 from . import deadline, observability
 from .observability import count, logger, traced
+from .settings import common
 
 MAX_BODY_BYTES = 65_536
 M = TypeVar("M", bound=pydantic.BaseModel)
 Handler = Callable[[dict, Any], dict]
 #: the secrets a signed endpoint accepts (current first, then previous during a rotation)
 Secrets = Callable[[], Sequence[str]]
+#: whether the counterparty of a signed endpoint may still use the seed-compatible scheme
+#: (its registry row; asked only when a header has that scheme's shape)
+SeedCompatible = Callable[[], bool]
 ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2
 
 
@@ -71,9 +76,56 @@ def check_size(body: bytes) -> None:
         raise errors.PayloadTooLarge()
 
 
-def verify_signature(body: bytes, signature: str | None, secrets: Sequence[str]) -> None:
-    if not any(signing.verify(secret, body, signature) for secret in secrets):
-        raise errors.InvalidSignature()
+def verify_signature(
+    body: bytes,
+    signature: str | None,
+    secrets: Sequence[str],
+    path: str,
+    *,
+    method: str = "POST",
+    seed_compatible: SeedCompatible | None = None,
+) -> None:
+    """§2: a `t=…,v1=…` signature of these bytes for this method and contract path, within the
+    time window, with the current secret or (in its grace) the previous one; the seed scheme
+    only when the counterparty's row enables it. Anything else is 401, before any parsing."""
+    tolerance = common().signature_tolerance_seconds
+    seed = signing.is_seed_format(signature) and seed_compatible is not None and seed_compatible()
+    if seed:
+        count("SeedSignatures")
+    for secret in secrets:
+        if signing.verify(secret, body, signature, path, method=method, tolerance=tolerance, seed_compatible=seed):
+            return
+    raise errors.InvalidSignature()
+
+
+_TEMPLATE_PARAM = re.compile(r"\{([^/{}]+)\}")
+
+
+def signed_path(request: ProxyEvent) -> str:
+    """The contract's endpoint path a request's signature covers (§2): the API's route
+    template (REST `resource`, HTTP API `routeKey`) with its path parameters filled in, so
+    neither a stage nor a custom domain's base path counts; the requested path, stripped to the
+    contract endpoint it ends in, when the event names no route."""
+    raw = request.raw_event
+    template = raw.get("resource") if isinstance(raw.get("resource"), str) else None
+    route_key = raw.get("routeKey")
+    if template is None and isinstance(route_key, str) and " " in route_key:
+        template = route_key.split(" ", 1)[1]
+    params = raw.get("pathParameters") if isinstance(raw.get("pathParameters"), dict) else {}
+    if template and "+}" not in template:
+        names = _TEMPLATE_PARAM.findall(template)
+        if all(isinstance(params.get(name), str) for name in names):
+            return signing.contract_path(_TEMPLATE_PARAM.sub(lambda m: params[m.group(1)], template))
+    return signing.contract_path(_path(request) or "")
+
+
+def request_method(request: ProxyEvent) -> str:
+    raw = request.raw_event
+    if isinstance(raw.get("httpMethod"), str):
+        return raw["httpMethod"].upper()
+    http = (raw.get("requestContext") or {}).get("http")
+    method = http.get("method") if isinstance(http, dict) else None
+    return method.upper() if isinstance(method, str) else "POST"
 
 
 NOT_AN_OBJECT = {"field": "body", "message": "The body must be a JSON object."}
@@ -81,14 +133,44 @@ MESSAGES = {"missing": "Field required.", "string_unicode": "Must be valid Unico
 
 
 def parse(model: type[M], body: bytes) -> M:
-    """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field."""
+    """Strict JSON-object body -> model; VALIDATION_ERROR lists every bad field. Fields are
+    read by their contract (camelCase) names only: a snake_case name is an unknown field."""
+    strict_json(body)
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
         details = _details(exc)
         if details == [NOT_AN_OBJECT]:
             details = _fields_the_json_parser_hid(model, body) or details
         raise errors.ValidationError(details=details) from None
+
+
+class _NotStrictJson(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = {key for key, _ in pairs}
+    if len(keys) != len(pairs):
+        raise _NotStrictJson("The body has a duplicate key.")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> None:
+    raise _NotStrictJson("The body has a non-finite number (NaN or Infinity), which is not JSON.")
+
+
+def strict_json(body: bytes) -> None:
+    """§3: a body is valid JSON with unique keys and finite numbers, anywhere in it (ignored
+    fields too). pydantic's parser takes the last of duplicate keys and reads NaN/Infinity, so
+    the standard library's parser checks first, with hooks that refuse both (400, field
+    "body"). A body it cannot read otherwise is left to the model's parser and its errors."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _NotStrictJson as exc:
+        raise errors.ValidationError(details=[{"field": "body", "message": str(exc)}]) from None
+    except (ValueError, RecursionError):
+        return
 
 
 PARAMS_INVALID = "The request's parameters are invalid; see error.details."
@@ -97,7 +179,7 @@ PARAMS_INVALID = "The request's parameters are invalid; see error.details."
 def parse_params(model: type[M], params: dict[str, str] | None) -> M:
     """Query-string or path parameters (strings) -> model; VALIDATION_ERROR names every bad one."""
     try:
-        return model.model_validate(dict(params or {}))
+        return model.model_validate(dict(params or {}), by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
         raise errors.ValidationError(PARAMS_INVALID, details=_details(exc)) from None
 
@@ -136,6 +218,15 @@ def html_response(status: int, text: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": dict(HTML_HEADERS), "body": text, "isBase64Encoded": False}
 
 
+#: §3: a message quotes at most this many characters of the input
+MAX_QUOTED = 100
+
+
+def quote(text: str) -> str:
+    """Input text as an error may quote it: at most MAX_QUOTED characters, then an ellipsis."""
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "…"
+
+
 def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
     details = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -143,8 +234,17 @@ def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
         if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
             details.append(NOT_AN_OBJECT)
             continue
-        details.append({"field": ".".join(loc), "message": MESSAGES.get(err["type"], err["msg"])})
+        # a path may hold a key of the input, and a parser's message may quote the input: both
+        # are cut to what §3 lets a message quote
+        details.append({"field": quote(".".join(loc)), "message": _message(err)})
     return details
+
+
+def _message(err: Any) -> str:
+    if err["type"] in MESSAGES:
+        return MESSAGES[err["type"]]
+    text = str(err["msg"])
+    return text if len(text) <= 2 * MAX_QUOTED else text[:MAX_QUOTED] + "…"
 
 
 def _reject_constant(name: str) -> None:
@@ -163,14 +263,14 @@ def _fields_the_json_parser_hid(model: type[M], body: bytes) -> list[dict[str, s
     if not isinstance(value, dict):
         return None
     try:
-        model.model_validate(value)
+        model.model_validate(value, by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
         return _details(exc)
     return None
 
 
 def json_response(status: int, body: str, *, replayed: bool = False) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
@@ -232,13 +332,26 @@ def _path(request: ProxyEvent) -> str | None:
     return request.path
 
 
-def read_body(request: ProxyEvent, *, signature_header: str | None = None, secrets: Secrets | None = None) -> bytes:
+def read_body(
+    request: ProxyEvent,
+    *,
+    signature_header: str | None = None,
+    secrets: Secrets | None = None,
+    seed_compatible: SeedCompatible | None = None,
+) -> bytes:
     """The raw body, size-checked and - for signed endpoints - verified before any parsing
     (a body marked base64 that does not decode is refused only after both)."""
     body, decoded = received_body(request)
     check_size(body)
     if signature_header and secrets is not None:
-        verify_signature(body, request.headers.get(signature_header), secrets())
+        verify_signature(
+            body,
+            request.headers.get(signature_header),
+            secrets(),
+            signed_path(request),
+            method=request_method(request),
+            seed_compatible=seed_compatible,
+        )
     if not decoded:
         raise not_base64()
     return body
@@ -250,11 +363,12 @@ def json_endpoint(
     *,
     signature_header: str | None = None,
     secrets: Secrets | None = None,
+    seed_compatible: SeedCompatible | None = None,
 ) -> Handler:
     """A JSON endpoint answering 200 with operation(parsed); signed when a header is given."""
 
     def work(request: ProxyEvent) -> dict[str, Any]:
-        body = read_body(request, signature_header=signature_header, secrets=secrets)
+        body = read_body(request, signature_header=signature_header, secrets=secrets, seed_compatible=seed_compatible)
         return ok(operation(parse(model, body)))
 
     return api_handler(work)

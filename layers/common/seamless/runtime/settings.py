@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -46,6 +49,10 @@ class CommonSettings(BaseModel):
     # Deployed: secrets live in AWS Secrets Manager, named by ARN, read through Powertools
     # Parameters and cached for secrets_cache_seconds (a rotation is picked up after that).
     secrets_cache_seconds: int = Field(default=300, ge=0)
+    #: how far a signature's `t` may be from the receiver's clock, either way (docs/protocol.md §2)
+    signature_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    #: how long after a rotation the previous signing secret is still accepted (docs/protocol.md §2)
+    secret_rotation_grace_seconds: int = Field(default=86_400, ge=0)
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     http_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     http_read_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -129,21 +136,37 @@ class CommonSettings(BaseModel):
             **tls,
         )
 
-    def secrets(self, name: str) -> list[str]:
+    def secrets(self, name: str, *, now: float | None = None) -> list[str]:
         """What a receiver accepts for secret `name` (docs/protocol.md §2, rotation): the
-        current value, then the previous one while a rotation is under way - Secrets
-        Manager's AWSPREVIOUS stage, or `<NAME>_PREVIOUS` locally."""
+        current value, then the previous one for at most SECRET_ROTATION_GRACE_SECONDS after
+        the rotation. Deployed: Secrets Manager's AWSPREVIOUS stage, while the AWSCURRENT
+        version is younger than the grace (its CreatedDate is the rotation). Locally:
+        `<NAME>_PREVIOUS` while `<NAME>_ROTATED_AT` is less than the grace ago (a previous
+        value without a rotation time is never accepted: its grace could not end)."""
         values = [self.secret(name)]
+        clock = wall_clock() if now is None else now
         arn: str | None = getattr(self, f"{name}_arn", None)
         previous: str | None = None
         if arn:
-            previous = fetch_secret(arn, self.secrets_cache_seconds, stage="AWSPREVIOUS", missing_ok=True)
+            if self.in_rotation_grace(current_version_created(arn, self.secrets_cache_seconds), clock):
+                previous = fetch_secret(arn, self.secrets_cache_seconds, stage="AWSPREVIOUS", missing_ok=True)
         else:
             value: SecretStr | None = getattr(self, f"{name}_previous", None)
-            previous = value.get_secret_value() if value is not None else None
+            rotated_at: datetime | None = getattr(self, f"{name}_rotated_at", None)
+            if rotated_at is not None and rotated_at.tzinfo is None:
+                rotated_at = rotated_at.replace(tzinfo=UTC)  # a time without a zone is UTC
+            if value is not None and rotated_at is not None and self.in_rotation_grace(rotated_at.timestamp(), clock):
+                previous = value.get_secret_value()
         if previous and previous not in values:
             values.append(previous)
         return values
+
+    def in_rotation_grace(self, rotated: float | None, now: float) -> bool:
+        """Whether `now` lies within the grace that a rotation at `rotated` opened (a rotation
+        time up to the signature tolerance ahead of this clock counts as now: clock skew)."""
+        if rotated is None:
+            return False
+        return -self.signature_tolerance_seconds <= now - rotated <= self.secret_rotation_grace_seconds
 
     def secret(self, name: str) -> str:
         """A secret by field name: from Secrets Manager when `<name>_arn` is set, else its value."""
@@ -157,6 +180,14 @@ class CommonSettings(BaseModel):
 
 
 _previous_stage: Any = None
+#: arn -> (monotonic time fetched, CreatedDate of its AWSCURRENT version as unix seconds)
+_current_created: dict[str, tuple[float, float]] = {}
+_current_created_lock = threading.Lock()
+
+
+def wall_clock() -> float:
+    """Unix seconds now (one place, so tests can move the clock)."""
+    return time.time()
 
 #: run once, before the container's first AWS SDK call (observability adds X-Ray's patch of
 #: botocore here: botocore's client module, a sixth of a second, is imported when a function first
@@ -204,10 +235,50 @@ def fetch_secret(arn: str, max_age: int, *, stage: str | None = None, missing_ok
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
 
 
+def current_version_created(arn: str, max_age: int) -> float:
+    """When the AWSCURRENT version of a secret was created (unix seconds): the rotation that
+    opened the previous secret's grace. Cached for max_age seconds like the secret itself; a
+    failed read is 503, as for the secret (fetch_secret)."""
+    with _current_created_lock:
+        cached = _current_created.get(arn)
+    if cached is not None and time.monotonic() - cached[0] < max_age:
+        return cached[1]
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _aws_sdk_ready()
+    try:
+        # GetSecretValue names the version's CreatedDate: no permission beyond the one that
+        # reads the secret is needed (hand-written: Powertools returns the value alone)
+        version = _secrets_client().get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        created = float(version["CreatedDate"].timestamp())
+    except (BotoCoreError, ClientError, KeyError, AttributeError) as exc:
+        log.warning("secret version read failed: %s", type(exc).__name__)
+        raise errors.ServiceUnavailable("A secret could not be read from the secret store. It is safe to retry.") from None
+    with _current_created_lock:
+        _current_created[arn] = (time.monotonic(), created)
+    return created
+
+
+_sm_client: Any = None
+
+
+def _secrets_client() -> Any:
+    global _sm_client
+    if _sm_client is None:
+        import boto3
+
+        _sm_client = boto3.client("secretsmanager")
+    return _sm_client
+
+
 def clear_secret_caches() -> None:
     """Forget cached secrets (tests that rotate a secret)."""
     from aws_lambda_powertools.utilities import parameters
 
+    global _sm_client
+    _sm_client = None
+    with _current_created_lock:
+        _current_created.clear()
     parameters.clear_caches()
     if _previous_stage is not None:
         _previous_stage.clear_cache()
