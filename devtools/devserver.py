@@ -268,8 +268,9 @@ def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPReques
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
             self.send_response(status)
             for k, v in headers.items():
-                if k.lower() != "content-length":
+                if k.lower() not in ("content-length", "x-content-type-options"):
                     self.send_header(k, v)
+            self.send_header("X-Content-Type-Options", "nosniff")  # every answer, the server's own too (§3)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -7,11 +7,12 @@ and a worker's lease is expired by hand where a test needs time to have passed."
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import urllib3
 from seamless.contract import client as signed_client
-from seamless.contract import errors
+from seamless.contract import errors, signing
 from seamless.contract.models import ProviderSimulateRequest
 from seamless.provider import outbox, settlement
 from seamless.provider import rounds as provider
@@ -452,6 +453,11 @@ def test_the_casino_never_retries_a_provider_launch(database_url, casino):
 
 
 def test_a_secret_rotated_mid_round_refuses_no_callback(database_url, player, casino, monkeypatch):
+    """docs/protocol.md §2: a rotation mid-round refuses no callback (the previous secret is
+    accepted during the grace), and once the grace is over the previous secret is refused
+    although it is still configured: one rotation revokes it."""
+    from seamless.runtime import settings as runtime_settings
+
     user, ps = player
     old = "dev-casino-secret"
 
@@ -459,6 +465,7 @@ def test_a_secret_rotated_mid_round_refuses_no_callback(database_url, player, ca
         if n == 3:  # the casino rotates while the round is played; the provider still signs with the old one
             monkeypatch.setenv("CASINO_SECRET", "rotated-casino-secret")
             monkeypatch.setenv("CASINO_SECRET_PREVIOUS", old)
+            monkeypatch.setenv("CASINO_SECRET_ROTATED_AT", str(int(time.time())))
             reload_settings()
         return None
 
@@ -466,11 +473,18 @@ def test_a_secret_rotated_mid_round_refuses_no_callback(database_url, player, ca
     report = play(ps, **SEED_ROUND)
     assert all(a["code"] == "OK" for a in report["actions"]) and report["settlement"] == "complete"
     assert wallet(database_url, user)[0] == 10_000 + 1500
-    # once the rotation is over, the old secret is refused: the check can fail
-    monkeypatch.delenv("CASINO_SECRET_PREVIOUS")
-    reload_settings()
+    inside = call("/casino/getBalance", {"sessionToken": "whatever"}, sign_with=old)
+    assert (inside.status, inside.code) == (404, "SESSION_NOT_FOUND")  # past the signature check
+    # the grace (SECRET_ROTATION_GRACE_SECONDS, default a day) is over: the old secret is refused
+    later = time.time() + 86_400 + 1
+    monkeypatch.setattr(runtime_settings, "wall_clock", lambda: later)
+    monkeypatch.setattr(signing.time, "time", lambda: later)  # the sender's clock moves too
     refused = call("/casino/getBalance", {"sessionToken": "whatever"}, sign_with=old)
     assert (refused.status, refused.code) == (401, "INVALID_SIGNATURE")
+    current = call("/casino/getBalance", {"sessionToken": "whatever"}, sign_with="rotated-casino-secret")
+    assert (current.status, current.code) == (404, "SESSION_NOT_FOUND")
+    monkeypatch.delenv("CASINO_SECRET_PREVIOUS")
+    monkeypatch.delenv("CASINO_SECRET_ROTATED_AT")
     monkeypatch.setenv("CASINO_SECRET", old)
     reload_settings()
 

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -586,6 +587,7 @@ class Simulation:
         old = os.environ["CASINO_SECRET"]
         self.mp.setenv("CASINO_SECRET", f"sim-rotated-{self.seed}-{self.rotations}")
         self.mp.setenv("CASINO_SECRET_PREVIOUS", old)
+        self.mp.setenv("CASINO_SECRET_ROTATED_AT", str(int(time.time())))  # its grace starts now
         reload_settings()
         self.faults.injected["secret rotation mid-round"] += 1
 

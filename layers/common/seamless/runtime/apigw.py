@@ -243,6 +243,9 @@ def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
 def _message(err: Any) -> str:
     if err["type"] in MESSAGES:
         return MESSAGES[err["type"]]
+    ctx = err.get("ctx") or {}
+    if err["type"] == "union_tag_invalid":  # pydantic's own message repeats the whole tag given
+        return f"Must be one of {ctx.get('expected_tags')} (field {ctx.get('discriminator')})."
     text = str(err["msg"])
     return text if len(text) <= 2 * MAX_QUOTED else text[:MAX_QUOTED] + "…"
 
