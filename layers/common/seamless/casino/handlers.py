@@ -26,7 +26,7 @@ def callback_secrets() -> list[str]:
 
 def seed_signatures_accepted() -> bool:
     """Whether the provider this deployment's callback secret belongs to (CALLBACK_PROVIDER_CODE)
-    may still sign the seed way: its casino_game_providers row says (docs/protocol.md §10.7)."""
+    may still sign the seed way: its casino_game_providers row says (docs/protocol.md §10.4)."""
     code = get_settings().callback_provider_code
 
     def read(conn: Any) -> bool:

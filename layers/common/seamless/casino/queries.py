@@ -95,7 +95,7 @@ SELECT {_TRANSACTION_COLUMNS}
 """
 
 #: whether the provider whose callbacks this deployment verifies may still sign the seed way
-#: (docs/protocol.md §2, §10.7); read before the body is parsed, only for a seed-shaped header
+#: (docs/protocol.md §2, §10.4); read before the body is parsed, only for a seed-shaped header
 SEED_SIGNATURES_ACCEPTED = """
 SELECT accepts_seed_signatures FROM casino_game_providers WHERE code = %(code)s AND NOT disabled
 """

@@ -22,7 +22,7 @@ class CasinoSettings(CommonSettings):
     provider_secret: SecretStr | None = None
     provider_secret_arn: str | None = None
     #: the provider whose callbacks CASINO_SECRET verifies: its casino_game_providers row says
-    #: whether the seed-compatible signature is still accepted (docs/protocol.md §10.7)
+    #: whether the seed-compatible signature is still accepted (docs/protocol.md §10.4)
     callback_provider_code: str = "jaqpot"
     session_ttl_seconds: int = Field(default=1800, ge=1)
     casino_code: str = "demo-casino"

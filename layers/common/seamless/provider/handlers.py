@@ -34,7 +34,7 @@ def request_secrets() -> list[str]:
 
 def seed_signatures_accepted() -> bool:
     """Whether the casino this deployment's secret belongs to (CASINO_CODE) may still sign the
-    seed way: its provider_casinos row says (docs/protocol.md §10.7)."""
+    seed way: its provider_casinos row says (docs/protocol.md §10.4)."""
     code = get_settings().casino_code
 
     def read(conn: Any) -> bool:

@@ -211,7 +211,7 @@ SELECT id, action_index, action_type, endpoint, transaction_id, amount, attempts
 """
 
 #: whether the casino whose calls this deployment verifies may still sign the seed way
-#: (docs/protocol.md §2, §10.7); read before the body is parsed, only for a seed-shaped header
+#: (docs/protocol.md §2, §10.4); read before the body is parsed, only for a seed-shaped header
 SEED_SIGNATURES_ACCEPTED = """
 SELECT accepts_seed_signatures FROM provider_casinos WHERE code = %(code)s AND NOT disabled
 """
