@@ -164,7 +164,8 @@ class Worker:
 
     def call(self, endpoint: str, payload: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = [("Content-Type", "application/json"), ("X-Casino-Signature", self.sign(SECRET, body))]
+        signature = self.sign(SECRET, body, f"/casino/{endpoint}")  # §2: t, method, path, body
+        headers = [("Content-Type", "application/json"), ("X-Casino-Signature", signature)]
         if self.base:
             return self._http_call(endpoint, body, headers)
         event = self.api_event("POST", f"/casino/{endpoint}", f"/casino/{endpoint}", headers, body)
@@ -319,7 +320,7 @@ def floor_handler(wallet_db: Any, role: str, *, ledger_call: bool = False) -> An
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = event["body"].encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        if not signing.verify(SECRET, body, headers.get(signing.CASINO_SIGNATURE_HEADER.lower())):
+        if not signing.verify(SECRET, body, headers.get(signing.CASINO_SIGNATURE_HEADER.lower()), "/casino/debit"):
             return {"statusCode": 401, "body": ""}
         req = DebitRequest.model_validate_json(body)
         if ledger_call:

@@ -48,7 +48,8 @@ Try it (seed ids, local dev secret):
   curl -s -X POST {base}/casino/launchGame -H 'Content-Type: application/json' \\
        -d '{{"userId":"11111111-1111-4111-8111-111111111111","gameId":"99999999-9999-4999-8999-999999999991","currency":"USD"}}'
 
-  sign() {{ t=$(date +%s); printf 't=%s,v1=%s' "$t" "$(printf '%s.POST.%s.%s' "$t" "$1" "$2" | openssl dgst -sha256 -hmac dev-casino-secret | sed 's/^.*= //')"; }}
+  sign() {{ t=$(date +%s); printf 't=%s,v1=%s' "$t" \\
+    "$(printf '%s.POST.%s.%s' "$t" "$1" "$2" | openssl dgst -sha256 -hmac dev-casino-secret | sed 's/^.*= //')"; }}
 
   body='{{"sessionToken":"{token}"}}'
   curl -s -X POST {base}/casino/getBalance -H 'Content-Type: application/json' \\

@@ -161,7 +161,10 @@ def write_events(directory: Path = EVENTS, *, timestamp: int | None = None) -> l
 
 #: the secret each signature header is made with, locally (the environment's, else the
 #: documented local development secret)
-SIGNERS = {CASINO_SIGNATURE_HEADER: ("CASINO_SECRET", CASINO_SECRET), PROVIDER_SIGNATURE_HEADER: ("PROVIDER_SECRET", PROVIDER_SECRET)}
+SIGNERS = {
+    CASINO_SIGNATURE_HEADER: ("CASINO_SECRET", CASINO_SECRET),
+    PROVIDER_SIGNATURE_HEADER: ("PROVIDER_SECRET", PROVIDER_SECRET),
+}
 
 
 def resign(event: dict[str, Any], *, timestamp: int | None = None) -> dict[str, Any]:
@@ -181,7 +184,7 @@ def resign(event: dict[str, Any], *, timestamp: int | None = None) -> dict[str, 
         return event
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
-    template = event.get("resource") if isinstance(event.get("resource"), str) else event.get("path") or ""
+    template = str(event.get("resource") or event.get("path") or "")
     params = event.get("pathParameters") or {}
     path = contract_path(re.sub(r"\{([^/{}]+)\}", lambda m: str(params.get(m.group(1), m.group(0))), template))
     method = str(event.get("httpMethod") or "POST")

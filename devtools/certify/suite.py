@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from seamless.contract.signing import CASINO_SIGNATURE_HEADER, sign
+from seamless.contract.signing import CASINO_SIGNATURE_HEADER, contract_path, sign, sign_seed
 
 from .http import Client, Exchange
 
@@ -211,10 +211,14 @@ class Context:
         raw = body if isinstance(body, bytes) else encode(body)
         sent = {"Content-Type": "application/json", **(headers or {})}
         if signature is SIGNED:
-            sent[header] = sign(self.config.secret, raw)
+            sent[header] = self.sign(raw, path)
         elif signature is not None:
             sent[header] = signature
         return self.client.send("POST", path, raw, sent, label=label)
+
+    def sign(self, raw: bytes, path: str = "/casino/debit", *, secret: str | None = None, t: int | None = None) -> str:
+        """§2's header for these bytes on this endpoint, at `t` (default: now)."""
+        return sign(self.config.secret if secret is None else secret, raw, contract_path(path), timestamp=t)
 
     def get_balance(self, player: Player, *, token: str | None = None) -> Exchange:
         return self.post("/casino/getBalance", {"sessionToken": token or player.token}, label=f"getBalance {player.role}")
@@ -444,14 +448,19 @@ def signature_malformed(ctx: Context) -> None:
             "currency": p.currency,
         }
     )
-    good = sign(ctx.config.secret, body)
+    good = ctx.sign(body)
+    t, _, digits = good.partition(",v1=")
     for label, value in (
         ("empty", ""),
-        ("non-hex", "zz" * 32),
+        ("no t", f"v1={digits}"),
+        ("no v1", t),
+        ("t not a number", f"t=soon,v1={digits}"),
+        ("non-hex", f"{t},v1={'zz' * 32}"),
         ("63 hex digits", good[:-1]),
         ("65 hex digits", good + "0"),
-        ("signature of another body", sign(ctx.config.secret, body + b" ")),
-        ("sha256= prefix", "sha256=" + good),
+        ("signature of another body", ctx.sign(body + b" ")),
+        ("sha256= prefix", f"{t},v1=sha256={digits}"),
+        ("members in another separator", f"{t};v1={digits}"),
     ):
         ctx.expect_answer(ctx.post("/casino/debit", body, signature=value), 401, "INVALID_SIGNATURE", label)
     ctx.unchanged(p)
@@ -461,10 +470,11 @@ def signature_malformed(ctx: Context) -> None:
 def signature_wrong_secret(ctx: Context) -> None:
     p, txid, rnd = ctx.rich, ctx.new_id("bet"), ctx.new_id("round")
     body = encode({"sessionToken": p.token, "transactionId": txid, "roundId": rnd, "amount": ctx.stake, "currency": p.currency})
-    wrong = sign(ctx.config.secret + "-not-it", body)
+    wrong = ctx.sign(body, secret=ctx.config.secret + "-not-it")
     ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=wrong), 401, "INVALID_SIGNATURE")
     ctx.unchanged(p, ex)
-    ctx.expect_answer(ctx.post("/casino/getBalance", {"sessionToken": p.token}, signature="0" * 64), 401, "INVALID_SIGNATURE")
+    zeros = f"t={int(time.time())},v1={'0' * 64}"
+    ctx.expect_answer(ctx.post("/casino/getBalance", {"sessionToken": p.token}, signature=zeros), 401, "INVALID_SIGNATURE")
     again = ctx.expect_answer(ctx.post("/casino/debit", body), 200, what="the same debit, rightly signed")
     ctx.expect_first(again, "after a wrongly signed attempt")
     ctx.moved(p, -ctx.stake, again)
@@ -477,12 +487,10 @@ def signature_altered(ctx: Context) -> None:
     fields = {"sessionToken": p.token, "transactionId": ctx.new_id("bet"), "roundId": ctx.new_id("round"), "currency": p.currency}
     signed = encode({**fields, "amount": ctx.stake})
     altered = encode({**fields, "amount": ctx.stake * 9})
-    ex = ctx.expect_answer(
-        ctx.post("/casino/debit", altered, signature=sign(ctx.config.secret, signed)), 401, "INVALID_SIGNATURE"
-    )
+    ex = ctx.expect_answer(ctx.post("/casino/debit", altered, signature=ctx.sign(signed)), 401, "INVALID_SIGNATURE")
     ctx.unchanged(p, ex)
     spaced = signed.replace(b",", b", ")  # same JSON, other bytes
-    ex = ctx.post("/casino/debit", spaced, signature=sign(ctx.config.secret, signed))
+    ex = ctx.post("/casino/debit", spaced, signature=ctx.sign(signed))
     ctx.expect_answer(ex, 401, "INVALID_SIGNATURE", "whitespace added after signing")
     ctx.unchanged(p, ex)
 
@@ -491,11 +499,65 @@ def signature_altered(ctx: Context) -> None:
 def signature_upper(ctx: Context) -> None:
     p, txid, rnd = ctx.rich, ctx.new_id("bet"), ctx.new_id("round")
     read = {"sessionToken": p.token}
-    ctx.expect_answer(ctx.post("/casino/getBalance", read, signature=sign(ctx.config.secret, encode(read)).upper()), 200)
+    upper = ctx.sign(encode(read), "/casino/getBalance")
+    ctx.expect_answer(ctx.post("/casino/getBalance", read, signature=_upper_hex(upper)), 200)
     body = encode({"sessionToken": p.token, "transactionId": txid, "roundId": rnd, "amount": ctx.stake, "currency": p.currency})
-    ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=sign(ctx.config.secret, body).upper()), 200)
+    ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=_upper_hex(ctx.sign(body))), 200)
     ctx.moved(p, -ctx.stake, ex)
     ctx.moved(p, ctx.stake, ctx.expect_answer(ctx.rollback(p, ctx.new_id("rb"), txid, rnd), 200, what="clean-up rollback"))
+
+
+def _upper_hex(signature: str) -> str:
+    head, _, digits = signature.rpartition("=")
+    return f"{head}={digits.upper()}"
+
+
+@check("signature.endpoint-binding", "§2", "A debit's body and signature posted to /casino/credit or /casino/rollback -> 401")
+def signature_endpoint_binding(ctx: Context) -> None:
+    p, txid, rnd = ctx.rich, ctx.new_id("bet"), ctx.new_id("round")
+    fields = {"sessionToken": p.token, "transactionId": txid, "roundId": rnd, "amount": ctx.stake, "currency": p.currency}
+    body = encode({**fields, "betTransactionId": ctx.new_id("bet")})
+    signed = ctx.sign(body, "/casino/debit")
+    for target in ("/casino/credit", "/casino/rollback"):
+        label = f"a debit's signature on {target}"
+        ex = ctx.expect_answer(ctx.post(target, body, signature=signed), 401, "INVALID_SIGNATURE", label)
+        ctx.unchanged(p, ex, label)
+    # the same signature where it was made for: accepted (so the refusals were the binding)
+    ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=signed), 200, what="the debit on its own endpoint")
+    ctx.expect_first(ex, "the debit after its signature was refused elsewhere (was a 401 stored?)")
+    ctx.moved(p, -ctx.stake, ex)
+    ctx.moved(p, ctx.stake, ctx.expect_answer(ctx.rollback(p, ctx.new_id("rb"), txid, rnd), 200, what="clean-up rollback"))
+
+
+#: how far outside the contract's default window (300 s) the suite puts a stale or future `t`
+_OUTSIDE_WINDOW = 600
+
+
+@check("signature.time-window", "§2", "A signature with a stale or future t -> 401, nothing written; a t within the window works")
+def signature_time_window(ctx: Context) -> None:
+    p, txid, rnd = ctx.rich, ctx.new_id("bet"), ctx.new_id("round")
+    body = encode({"sessionToken": p.token, "transactionId": txid, "roundId": rnd, "amount": ctx.stake, "currency": p.currency})
+    now = int(time.time())
+    for label, t in (("stale t", now - _OUTSIDE_WINDOW), ("future t", now + _OUTSIDE_WINDOW), ("t = 0", 0)):
+        ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=ctx.sign(body, t=t)), 401, "INVALID_SIGNATURE", label)
+        ctx.unchanged(p, ex, label)
+    ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=ctx.sign(body, t=now - 60)), 200, what="t a minute ago")
+    ctx.expect_first(ex, "the debit after stale signatures were refused (was a 401 stored?)")
+    ctx.moved(p, -ctx.stake, ex)
+    ctx.moved(p, ctx.stake, ctx.expect_answer(ctx.rollback(p, ctx.new_id("rb"), txid, rnd), 200, what="clean-up rollback"))
+
+
+@check("signature.seed-mode", "§2", "The seed scheme (bare hex over the body) -> 401 while the provider's row has it off")
+def signature_seed_mode(ctx: Context) -> None:
+    p, txid, rnd = ctx.rich, ctx.new_id("bet"), ctx.new_id("round")
+    body = encode({"sessionToken": p.token, "transactionId": txid, "roundId": rnd, "amount": ctx.stake, "currency": p.currency})
+    bare = sign_seed(ctx.config.secret, body)
+    for label, value in (("bare hex", bare), ("bare upper-case hex", bare.upper())):
+        ex = ctx.expect_answer(ctx.post("/casino/debit", body, signature=value), 401, "INVALID_SIGNATURE", label)
+        ctx.unchanged(p, ex, label)
+    read = encode({"sessionToken": p.token})
+    bare = sign_seed(ctx.config.secret, read)
+    ctx.expect_answer(ctx.post("/casino/getBalance", read, signature=bare), 401, "INVALID_SIGNATURE", "bare hex getBalance")
 
 
 @check("signature.header-name-case", "§1, §2", "The signature header name is case-insensitive")

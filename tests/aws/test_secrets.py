@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 from seamless.casino.settings import get_settings as casino_settings
 from seamless.contract.signing import sign
 from seamless.runtime import db
-from seamless.runtime.settings import reload_settings
+from seamless.runtime.settings import clear_secret_caches, reload_settings
 
 from tests.support import PROVIDER_SECRET, call, new_id, new_session, wallet
 
@@ -22,9 +21,9 @@ from tests.support import PROVIDER_SECRET, call, new_id, new_session, wallet
 @pytest.fixture
 def secretsmanager(aws_env):
     with mock_aws():
-        parameters.clear_caches()
+        clear_secret_caches()
         yield boto3.client("secretsmanager")
-        parameters.clear_caches()
+        clear_secret_caches()
     reload_settings()
 
 
@@ -88,7 +87,12 @@ def test_handler_verifies_with_the_secrets_manager_secret(database_url, secretsm
     # signed with the old local secret: refused
     assert call("/casino/debit", payload).status == 401
     body = json.dumps(payload).encode()
-    accepted = call("/casino/debit", body, sign_with=None, headers=[("X-Casino-Signature", sign("rotated-live-secret", body, "/casino/debit"))])
+    accepted = call(
+        "/casino/debit",
+        body,
+        sign_with=None,
+        headers=[("X-Casino-Signature", sign("rotated-live-secret", body, "/casino/debit"))],
+    )
     assert accepted.status == 200, accepted.raw
     monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()
@@ -153,7 +157,9 @@ def test_during_a_rotation_both_the_current_and_the_previous_secret_verify(datab
     token = new_session(database_url)
     for secret, status in (("third", 200), ("second", 200), ("first", 401)):
         body = json.dumps({"sessionToken": token}).encode()
-        r = call("/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body, "/casino/getBalance"))])
+        r = call(
+            "/casino/getBalance", body, sign_with=None, headers=[("X-Casino-Signature", sign(secret, body, "/casino/getBalance"))]
+        )
         assert r.status == status, (secret, r.raw)
     monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()
@@ -167,4 +173,35 @@ def test_a_secret_never_rotated_has_only_its_current_value(secretsmanager, monke
 
     assert provider_settings().request_secrets() == ["only"]
     monkeypatch.delenv("PROVIDER_SECRET_ARN")
+    reload_settings()
+
+
+def test_the_previous_version_is_accepted_for_the_grace_after_the_current_ones_creation(
+    database_url, secretsmanager, monkeypatch
+):
+    """docs/protocol.md §2: deployed, the grace runs from the CreatedDate of the AWSCURRENT
+    version; after it AWSPREVIOUS is refused although Secrets Manager still holds it, so one
+    rotation revokes a leaked secret. Senders keep signing with the current one."""
+    from seamless.runtime import settings as runtime_settings
+
+    arn = secretsmanager.create_secret(Name="casino-hmac-grace", SecretString="leaked")["ARN"]
+    secretsmanager.put_secret_value(SecretId=arn, SecretString="fresh")  # the rotation: leaked is AWSPREVIOUS
+    created = secretsmanager.get_secret_value(SecretId=arn)["CreatedDate"].timestamp()
+    _use(monkeypatch, CASINO_SECRET_ARN=arn)
+    assert casino_settings().callback_secrets() == ["fresh", "leaked"]
+    assert casino_settings().secret("casino_secret") == "fresh"
+    token = new_session(database_url)
+    body = json.dumps({"sessionToken": token}).encode()
+
+    def balance_with(secret: str) -> int:
+        headers = [("X-Casino-Signature", sign(secret, body, "/casino/getBalance"))]
+        return call("/casino/getBalance", body, sign_with=None, headers=headers).status
+
+    assert (balance_with("fresh"), balance_with("leaked")) == (200, 200)
+    later = created + 86_400 + 1
+    monkeypatch.setattr(runtime_settings, "wall_clock", lambda: later)
+    assert casino_settings().callback_secrets() == ["fresh"]
+    monkeypatch.setattr("seamless.contract.signing.time.time", lambda: later)
+    assert (balance_with("fresh"), balance_with("leaked")) == (200, 401)
+    monkeypatch.delenv("CASINO_SECRET_ARN")
     reload_settings()

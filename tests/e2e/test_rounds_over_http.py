@@ -54,7 +54,10 @@ def casino_balance(api: str, user: str = ALICE) -> int:
     assert status == 200, launched
     body = json.dumps({"sessionToken": launched["sessionToken"]}).encode()
     req = urllib.request.Request(
-        api + "/casino/getBalance", data=body, method="POST", headers={"X-Casino-Signature": sign(CASINO_SECRET, body, "/casino/getBalance")}
+        api + "/casino/getBalance",
+        data=body,
+        method="POST",
+        headers={"X-Casino-Signature": sign(CASINO_SECRET, body, "/casino/getBalance")},
     )
     with OPENER.open(req, timeout=30) as resp:
         return json.loads(resp.read())["balance"]
@@ -210,7 +213,10 @@ def test_provider_launch_unknown_or_inactive_game(api):
         payload = {"sessionToken": "t" * 43, "playerId": ALICE, "gameId": code, "currency": "USD"}
         raw = json.dumps(payload).encode()
         req = urllib.request.Request(
-            api + "/provider/launch", data=raw, method="POST", headers={"X-Provider-Signature": sign(PROVIDER_SECRET, raw, "/provider/launch")}
+            api + "/provider/launch",
+            data=raw,
+            method="POST",
+            headers={"X-Provider-Signature": sign(PROVIDER_SECRET, raw, "/provider/launch")},
         )
         with pytest.raises(urllib.error.HTTPError) as exc:
             OPENER.open(req, timeout=30)

@@ -439,7 +439,9 @@ def test_http_api_v2_events_are_served(database_url, session, b64):
     """docs/protocol.md §1: HTTP APIs lower-case header names; both kinds of event must work."""
     body = debit_body(session, amount=3)
     raw = enc(body)
-    event = http_api_event("POST", "/casino/debit", raw, {"X-Casino-Signature": sign(CASINO_SECRET, raw, "/casino/debit")}, b64=b64)
+    event = http_api_event(
+        "POST", "/casino/debit", raw, {"X-Casino-Signature": sign(CASINO_SECRET, raw, "/casino/debit")}, b64=b64
+    )
     first = invoke_event("/casino/debit", event)
     assert first["statusCode"] == 200 and "Idempotent-Replayed" not in first["headers"], first
     again = invoke_event("/casino/debit", event)

@@ -28,7 +28,9 @@ from tests.support import (
 def rows(url: str, *transaction_ids: str) -> int:
     """Ledger rows of any status under these ids: nothing written means 0."""
     with admin_conn(url) as conn:
-        return fetch_one(conn, "SELECT count(*) FROM casino_transactions WHERE transaction_id = ANY(%s)", (list(transaction_ids),))[0]
+        return fetch_one(
+            conn, "SELECT count(*) FROM casino_transactions WHERE transaction_id = ANY(%s)", (list(transaction_ids),)
+        )[0]
 
 
 @pytest.fixture
@@ -38,7 +40,14 @@ def player(database_url):
 
 
 def debit(token: str, amount: int = 5_000, **extra) -> dict:
-    return {"sessionToken": token, "transactionId": new_id("d"), "roundId": new_id("r"), "amount": amount, "currency": "USD", **extra}
+    return {
+        "sessionToken": token,
+        "transactionId": new_id("d"),
+        "roundId": new_id("r"),
+        "amount": amount,
+        "currency": "USD",
+        **extra,
+    }
 
 
 def signed(raw: bytes, path: str, *, secret: str = CASINO_SECRET, t: int | None = None) -> list[tuple[str, str]]:
@@ -65,8 +74,15 @@ def test_a_zero_close_replayed_as_a_rollback_refunds_nothing(database_url, playe
     user, token = player
     bet = debit(token)
     assert call("/casino/debit", bet).status == 200
-    close = {"sessionToken": token, "transactionId": new_id("c"), "roundId": bet["roundId"], "amount": 0, "currency": "USD",
-             "betTransactionId": bet["transactionId"], "roundClosed": True}
+    close = {
+        "sessionToken": token,
+        "transactionId": new_id("c"),
+        "roundId": bet["roundId"],
+        "amount": 0,
+        "currency": "USD",
+        "betTransactionId": bet["transactionId"],
+        "roundClosed": True,
+    }
     raw = enc(close)
     r = call("/casino/rollback", raw, sign_with=None, headers=signed(raw, "/casino/credit"))
     assert (r.status, r.code) == (401, "INVALID_SIGNATURE")
@@ -90,7 +106,9 @@ def test_a_signature_outside_the_window_is_401_and_writes_nothing(database_url, 
 def test_a_signature_inside_the_window_is_accepted(player, skew):
     _, token = player
     raw = enc(debit(token))
-    assert call("/casino/debit", raw, sign_with=None, headers=signed(raw, "/casino/debit", t=int(time.time()) + skew)).status == 200
+    assert (
+        call("/casino/debit", raw, sign_with=None, headers=signed(raw, "/casino/debit", t=int(time.time()) + skew)).status == 200
+    )
 
 
 def test_the_window_is_a_setting(player, monkeypatch):
@@ -133,7 +151,6 @@ def test_the_contract_path_is_signed_whatever_the_stage_or_base_path(player):
 
 def test_http_api_events_with_a_stage_in_the_raw_path(player):
     from devtools.devserver import invoke
-
     from tests.integration.test_concurrency_and_input import http_api_event
 
     _, token = player
@@ -191,7 +208,10 @@ def test_a_bare_hex_signature_is_accepted_where_the_providers_row_enables_it(dat
     # v2 keeps working beside it, window included
     assert call("/casino/debit", debit(token, amount=1)).status == 200
     stale = enc(debit(token))
-    assert call("/casino/debit", stale, sign_with=None, headers=signed(stale, "/casino/debit", t=int(time.time()) - 400)).status == 401
+    assert (
+        call("/casino/debit", stale, sign_with=None, headers=signed(stale, "/casino/debit", t=int(time.time()) - 400)).status
+        == 401
+    )
     # another provider's row does not open it for this deployment's callbacks
     monkeypatch.setenv("CALLBACK_PROVIDER_CODE", "someone-else")
     reload_settings()
@@ -264,7 +284,9 @@ def test_a_snake_case_name_is_an_unknown_field(player):
     mixed["transaction_id"] = mixed.pop("transactionId")
     r = call("/casino/debit", mixed)
     assert [d["field"] for d in r.json["error"]["details"]] == ["transactionId"]
-    r = call("/casino/transactions", b"", sign_with=None, method="GET", event_overrides={"queryStringParameters": {"round_id": "r"}})
+    r = call(
+        "/casino/transactions", b"", sign_with=None, method="GET", event_overrides={"queryStringParameters": {"round_id": "r"}}
+    )
     assert (r.status, r.code) == (400, "VALIDATION_ERROR"), r
 
 
@@ -293,7 +315,9 @@ def test_every_answer_says_nosniff(player):
         call("/casino/debit", b"{", sign_with=CASINO_SECRET),  # 400
         call("/casino/debit", b"x" * 70_000),  # 413
         call("/casino/getBalance", {"sessionToken": "nobody"}),  # 404
-        call("/casino/transactions", b"", sign_with=None, method="GET", event_overrides={"queryStringParameters": {"roundId": "r"}}),
+        call(
+            "/casino/transactions", b"", sign_with=None, method="GET", event_overrides={"queryStringParameters": {"roundId": "r"}}
+        ),
         call("/provider/health", b"", sign_with=None, method="GET"),
     ]
     for r in answers:

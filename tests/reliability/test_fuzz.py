@@ -38,9 +38,9 @@ from tests.support import (
     make_player,
     new_id,
     new_session,
-    upper_hex,
     provider_session_for,
     template,
+    upper_hex,
 )
 
 ROUTES = sorted({(method, path) for fn in template().functions.values() for method, path in fn.routes})

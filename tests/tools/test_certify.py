@@ -37,6 +37,9 @@ DEFECTS: dict[str, tuple[type[bw.Proxy], set[str]]] = {
     "accepts a late bet after a tombstone": (bw.AcceptsLateBets, {"tombstone.late-bet", "order.debit-rules"}),
     "refunds a bet twice": (bw.RefundsTwice, {"rollback.refund-once"}),
     "verifies a re-serialised body": (bw.VerifiesReserialisedBody, {"signature.raw-bytes", "signature.altered-body"}),
+    "accepts stale and future signatures": (bw.IgnoresSignatureTime, {"signature.time-window"}),
+    "accepts a signature on another endpoint": (bw.IgnoresSignatureEndpoint, {"signature.endpoint-binding"}),
+    "accepts the seed scheme with the mode off": (bw.AcceptsSeedSignatures, {"signature.seed-mode"}),
     "answers 500 to bad input": (
         bw.FailsOnBadInput,
         {"validation.debit", "validation.credit", "validation.rollback", "validation.getBalance", "order.size-signature-schema"},
@@ -180,7 +183,7 @@ def test_cli_exit_codes_and_progress(api, database_url, tmp_path):
     env = {"CERTIFY_SECRET": CASINO_SECRET}
     ok = _cli("--casino-url", api, *common, "--only", "signature.*", "--report-dir", str(tmp_path / "ok"), env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "PASS  signature.raw-bytes" in ok.stderr and "PASSED: 8 passed, 0 failed" in ok.stderr
+    assert "PASS  signature.raw-bytes" in ok.stderr and "PASSED: 11 passed, 0 failed" in ok.stderr
     assert (tmp_path / "ok" / "report.html").is_file()
     with bw.serve(bw.FailsOnBadInput(api, CASINO_SECRET)) as url:
         bad = _cli("--casino-url", url, *common, "--only", "validation.*", "--report-dir", str(tmp_path / "bad"), env=env)

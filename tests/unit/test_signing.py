@@ -105,7 +105,9 @@ def test_the_seed_scheme_only_where_enabled():
     assert not verify(SECRET, BODY + b" ", bare, "/casino/debit", now=NOW, seed_compatible=True)
     assert not verify("other", BODY, bare, "/casino/debit", now=NOW, seed_compatible=True)
     # v2 still verifies (and still checks its window) where the seed scheme is on
-    assert verify(SECRET, BODY, sign(SECRET, BODY, "/casino/debit", timestamp=NOW), "/casino/debit", now=NOW, seed_compatible=True)
+    assert verify(
+        SECRET, BODY, sign(SECRET, BODY, "/casino/debit", timestamp=NOW), "/casino/debit", now=NOW, seed_compatible=True
+    )
     stale = sign(SECRET, BODY, "/casino/debit", timestamp=NOW - 301)
     assert not verify(SECRET, BODY, stale, "/casino/debit", now=NOW, seed_compatible=True)
 
@@ -128,12 +130,14 @@ def test_contract_path_strips_stage_and_base_path(path, expected):
 
 class _Answer:
     def __init__(self, status: int) -> None:
-        self.status, self.data, self.headers = status, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"m"}}', {}
+        self.status, self.data = status, b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"m"}}'
+        self.headers: dict[str, str] = {}
 
 
 class _Recorder:
     def __init__(self, *statuses: int) -> None:
-        self.statuses, self.seen = list(statuses), []
+        self.statuses = list(statuses)
+        self.seen: list[tuple[bytes, dict[str, str]]] = []
 
     def request(self, method, url, *, body, headers, timeout, retries):
         self.seen.append((body, dict(headers)))

@@ -2,7 +2,8 @@
 
 urllib3 does the HTTP (it is in the Lambda runtime already, through botocore); this module
 adds only what the protocol needs and no library does for our design: sign exactly the bytes
-sent, with a fresh `t` on every attempt over the contract's endpoint path (§2); classify every answer as docs/protocol.md §7 says (final: a 2xx, or a 4xx whose body is
+sent, with a fresh `t` on every attempt, over the contract's endpoint path (§2); classify every
+answer as docs/protocol.md §7 says (final: a 2xx, or a 4xx whose body is
 a contract error of §3; everything else - network errors, timeouts, 5xx, 429, a gateway's own
 4xx - is retried); retry with exponential backoff and full jitter, always the same body, hence
 the same transactionId; and never start an attempt that cannot finish before the caller's

@@ -111,7 +111,8 @@ def signed_path(request: ProxyEvent) -> str:
     route_key = raw.get("routeKey")
     if template is None and isinstance(route_key, str) and " " in route_key:
         template = route_key.split(" ", 1)[1]
-    params = raw.get("pathParameters") if isinstance(raw.get("pathParameters"), dict) else {}
+    given = raw.get("pathParameters")
+    params: dict[str, Any] = given if isinstance(given, dict) else {}
     if template and "+}" not in template:
         names = _TEMPLATE_PARAM.findall(template)
         if all(isinstance(params.get(name), str) for name in names):

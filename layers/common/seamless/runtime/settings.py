@@ -189,6 +189,7 @@ def wall_clock() -> float:
     """Unix seconds now (one place, so tests can move the clock)."""
     return time.time()
 
+
 #: run once, before the container's first AWS SDK call (observability adds X-Ray's patch of
 #: botocore here: botocore's client module, a sixth of a second, is imported when a function first
 #: needs it, whether tracing is on or off, instead of at init for tracing alone)
