@@ -320,7 +320,7 @@ def floor_handler(wallet_db: Any, role: str, *, ledger_call: bool = False) -> An
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = event["body"].encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        if not signing.verify(SECRET, body, headers.get(signing.CASINO_SIGNATURE_HEADER.lower()), "/casino/debit"):
+        if not signing.verify(SECRET, body, headers.get(signing.CASINO_SIGNATURE_HEADER.lower()), event["path"]):
             return {"statusCode": 401, "body": ""}
         req = DebitRequest.model_validate_json(body)
         if ledger_call:

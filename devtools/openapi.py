@@ -309,13 +309,15 @@ SECURITY_SCHEMES = {
         "type": "apiKey",
         "in": "header",
         "name": "x-casino-signature",
-        "description": "Lower-case hex HMAC-SHA256 of the raw request body with CASINO_SECRET.",
+        "description": "t=<unix seconds>,v1=<lower-case hex HMAC-SHA256 with CASINO_SECRET of "
+        "'<t>.POST.<contract path>.' + the raw request body> (docs/protocol.md §2).",
     },
     "providerSignature": {
         "type": "apiKey",
         "in": "header",
         "name": "x-provider-signature",
-        "description": "Lower-case hex HMAC-SHA256 of the raw request body with PROVIDER_SECRET.",
+        "description": "t=<unix seconds>,v1=<lower-case hex HMAC-SHA256 with PROVIDER_SECRET of "
+        "'<t>.POST.<contract path>.' + the raw request body> (docs/protocol.md §2).",
     },
     "operatorApiKey": {
         "type": "apiKey",
