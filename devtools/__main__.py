@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true")
     settlement_cli.add_commands(sub)
     # the ledger's hash chains (docs/records.md)
-    sub.add_parser("verify-ledger", help="recompute every wallet's hash chain, compare heads with the newest anchor; exit 1 on a break")
+    sub.add_parser(
+        "verify-ledger", help="recompute every wallet's hash chain, compare heads with the newest anchor; exit 1 on a break"
+    )
     sub.add_parser("anchor", help="publish every wallet's chain head (ANCHOR_BUCKET, else ANCHOR_DIR or .localdb/anchors/)")
     p = sub.add_parser("export", help="one wallet's ledger (or a time range) as NDJSON, with a manifest")
     p.add_argument("--user", help="userId (with --currency)")

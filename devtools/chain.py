@@ -112,19 +112,20 @@ def diagnose(wallet_id: int, lines: list[dict[str, Any]], ids: list[int], head: 
     for i, o in enumerate(original):
         if o is None:
             return brk("changed", i, "its content no longer gives its rowHash")
-    counts = Counter(original)
+    placed = [o for o in original if o is not None]  # every row's, by now
+    counts = Counter(placed)
     linked = {line["prevHash"] for line in lines}
-    for i, o in enumerate(original):
+    for o in placed:
         if counts[o] > 1:
-            twins = [j for j in range(n) if original[j] == o]
+            twins = [j for j in range(n) if placed[j] == o]
             unlinked = [j for j in twins if lines[j]["rowHash"] not in linked] or twins[1:]
             j = unlinked[-1]
             return brk("inserted", j, f"a second row written for seq {o}, linked to by no row")
-    expected = sorted(o for o in original if o is not None)
-    for i, o in enumerate(original):
+    expected = sorted(placed)
+    for i, o in enumerate(placed):
         if o != expected[i]:
             return brk("reordered", i, f"it was written as seq {o}, now stands at place {i + 1}")
-    for i, o in enumerate(original):
+    for i, o in enumerate(placed):
         if o != i + 1:
             return brk("removed", i, f"seq {i + 1}{'' if o == i + 2 else f' to {o - 1}'} missing before it")
     by_hash = {line["rowHash"]: k for k, line in enumerate(lines)}
@@ -218,9 +219,7 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def export(
-    url: str, out: Path, *, user: str | None, currency: str | None, start: str | None, end: str | None
-) -> dict[str, Any]:
+def export(url: str, out: Path, *, user: str | None, currency: str | None, start: str | None, end: str | None) -> dict[str, Any]:
     """Every page of the export (the endpoint's own code, as the casino role) into `out`, each
     line's chain recomputed as it is written, and the manifest beside it: row count, first and
     last hash, and the anchor the wallets' rows were checked against."""
@@ -284,10 +283,9 @@ def export(
             "headsMatched": matches,
             "rowsAfterAnchor": after,
         }
-    query = {k: v for k, v in params.items() if k != "limit"}
     manifest = {
         "file": out.name,
-        "query": query,
+        "query": {k: v for k, v in params.items() if k != "limit"},
         "rows": rows,
         "firstHash": first,
         "lastHash": last,

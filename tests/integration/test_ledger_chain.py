@@ -34,9 +34,11 @@ def wallet_of(conn: psycopg.Connection, user: str) -> int:
 
 
 def lines_of(conn: psycopg.Connection, wallet_id: int) -> list[dict]:
-    rows = conn.cursor(row_factory=dict_row).execute(
-        chain.ROWS.replace("ORDER BY", "WHERE t.wallet_id = %s ORDER BY"), (wallet_id,)
-    ).fetchall()
+    rows = (
+        conn.cursor(row_factory=dict_row)
+        .execute(chain.ROWS.replace("ORDER BY", "WHERE t.wallet_id = %s ORDER BY"), (wallet_id,))
+        .fetchall()
+    )
     return [recipe.line_of(row) for row in rows]
 
 
@@ -73,8 +75,18 @@ def test_every_row_accepted_and_refused_of_every_kind_is_chained(database_url):
         ("/casino/debit", {"transactionId": bet, "roundId": rnd, "amount": 700, "currency": "USD"}, 200),
         ("/casino/debit", {"transactionId": new_id("bet"), "roundId": rnd, "amount": 9_999, "currency": "USD"}, 402),
         ("/casino/rollback", {"transactionId": new_id("rb"), "betTransactionId": new_id("ghost")}, 200),
-        ("/casino/credit", {"transactionId": new_id("win"), "roundId": rnd, "betTransactionId": bet, "amount": 50,
-                            "currency": "USD", "roundClosed": True}, 200),
+        (
+            "/casino/credit",
+            {
+                "transactionId": new_id("win"),
+                "roundId": rnd,
+                "betTransactionId": bet,
+                "amount": 50,
+                "currency": "USD",
+                "roundClosed": True,
+            },
+            200,
+        ),
     ]
     for path, body, status in steps:
         assert call(path, {"sessionToken": token, **body}).status == status
@@ -102,8 +114,23 @@ def test_the_chain_hash_in_the_database_is_the_recipe_of_the_contract(database_u
     with admin_conn(database_url) as conn:
         row = lines_of(conn, wallet_of(conn, user))[0]
     text = "|".join(
-        [recipe.GENESIS, str(row["walletId"]), "1", row["transactionId"], "deposit", "accepted", "250", "100", "250", "USD",
-         user, "", "", "", row["createdAt"]]
+        [
+            recipe.GENESIS,
+            str(row["walletId"]),
+            "1",
+            row["transactionId"],
+            "deposit",
+            "accepted",
+            "250",
+            "100",
+            "250",
+            "USD",
+            user,
+            "",
+            "",
+            "",
+            row["createdAt"],
+        ]
     )
     assert row["createdAt"].endswith("Z") and len(row["createdAt"]) == len("2026-12-02T11:36:05.123456Z")
     assert hashlib.sha256(text.encode()).hexdigest() == row["rowHash"]
@@ -264,9 +291,7 @@ def test_the_migration_backfills_existing_chains_in_their_original_order(own_dat
         for wallet_id in wallets:
             lines = assert_one_chain(conn, wallet_id)
             ids = [i for i, w in before if w == wallet_id]
-            stored = conn.execute(
-                "SELECT id FROM casino_transactions WHERE wallet_id = %s ORDER BY seq", (wallet_id,)
-            ).fetchall()
+            stored = conn.execute("SELECT id FROM casino_transactions WHERE wallet_id = %s ORDER BY seq", (wallet_id,)).fetchall()
             assert [r[0] for r in stored] == ids and len(lines) == len(ids)
         usd = fetch_one(conn, "SELECT id FROM casino_wallets WHERE user_id = %s AND currency = 'USD'", (user,))[0]
         assert [x["kind"] for x in lines_of(conn, usd)] == ["deposit", "debit", "debit"]
@@ -323,8 +348,10 @@ def test_verify_ledger_passes_an_untouched_database_and_can_fail(own_database, c
     played_wallet(own_database)
     assert chain.verify(own_database).ok
     wallet_id, _ = played_wallet(own_database)
-    tamper(own_database, ("UPDATE casino_transactions SET balance_after = balance_after + 1 WHERE wallet_id = %s AND seq = 3",
-                          (wallet_id,)))
+    tamper(
+        own_database,
+        ("UPDATE casino_transactions SET balance_after = balance_after + 1 WHERE wallet_id = %s AND seq = 3", (wallet_id,)),
+    )
     result = chain.verify(own_database)
     assert [(b.wallet_id, b.kind, b.seq) for b in result.breaks] == [(wallet_id, "changed", 3)]
     assert f"BROKEN: wallet {wallet_id}: changed at row id {row_id(own_database, wallet_id, 3)} (seq 3)" in result.report()
@@ -339,8 +366,10 @@ def test_verify_ledger_passes_an_untouched_database_and_can_fail(own_database, c
     finally:
         restore_env(saved)
     assert "verify-ledger: 1 broken chain(s)" in capsys.readouterr().out
-    tamper(own_database, ("UPDATE casino_transactions SET balance_after = balance_after - 1 WHERE wallet_id = %s AND seq = 3",
-                          (wallet_id,)))
+    tamper(
+        own_database,
+        ("UPDATE casino_transactions SET balance_after = balance_after - 1 WHERE wallet_id = %s AND seq = 3", (wallet_id,)),
+    )
     assert chain.verify(own_database).ok
 
 
@@ -387,8 +416,18 @@ def test_an_inserted_row_is_named_inserted(clean_own):
     """A forged row in the middle, correctly hashed for its place, the later rows moved up one:
     every later row still tells (by its hash) the place it was written at."""
     wallet_id, lines = played_wallet(clean_own)
-    forged = {**lines[1], "seq": 3, "transactionId": "forged-bonus", "kind": "deposit", "status": "accepted",
-              "amount": 5_000, "redeemableAmount": 0, "roundId": None, "errorCode": None, "prevHash": lines[1]["rowHash"]}
+    forged = {
+        **lines[1],
+        "seq": 3,
+        "transactionId": "forged-bonus",
+        "kind": "deposit",
+        "status": "accepted",
+        "amount": 5_000,
+        "redeemableAmount": 0,
+        "roundId": None,
+        "errorCode": None,
+        "prevHash": lines[1]["rowHash"],
+    }
     forged["rowHash"] = recipe.row_hash(forged)
     tamper(
         clean_own,
@@ -397,8 +436,15 @@ def test_an_inserted_row_is_named_inserted(clean_own):
         (
             "INSERT INTO casino_transactions (transaction_id, kind, status, user_id, wallet_id, amount, balance_after, "
             "created_at, seq, prev_hash, row_hash) VALUES (%s, 'deposit', 'accepted', %s, %s, 5000, %s, %s, 3, %s, %s)",
-            (forged["transactionId"], forged["userId"], wallet_id, forged["balanceAfter"],
-             datetime.fromisoformat(forged["createdAt"].replace("Z", "+00:00")), forged["prevHash"], forged["rowHash"]),
+            (
+                forged["transactionId"],
+                forged["userId"],
+                wallet_id,
+                forged["balanceAfter"],
+                datetime.fromisoformat(forged["createdAt"].replace("Z", "+00:00")),
+                forged["prevHash"],
+                forged["rowHash"],
+            ),
         ),
     )
     found = break_of(clean_own, wallet_id)
@@ -440,8 +486,10 @@ def test_a_consistently_rewritten_chain_is_caught_by_the_anchor(clean_own, tmp_p
     tamper(
         clean_own,
         *[
-            ("UPDATE casino_transactions SET amount = %s, prev_hash = %s, row_hash = %s WHERE wallet_id = %s AND seq = %s",
-             (x["amount"], x["prevHash"], x["rowHash"], wallet_id, x["seq"]))
+            (
+                "UPDATE casino_transactions SET amount = %s, prev_hash = %s, row_hash = %s WHERE wallet_id = %s AND seq = %s",
+                (x["amount"], x["prevHash"], x["rowHash"], wallet_id, x["seq"]),
+            )
             for x in rewritten[1:]
         ],
         ("UPDATE casino_wallets SET chain_head = %s WHERE id = %s", (rewritten[-1]["rowHash"], wallet_id)),
@@ -475,7 +523,10 @@ def test_the_anchor_function_publishes_every_head_to_the_locked_bucket(database_
         s3.create_bucket(Bucket="anchors", ObjectLockEnabledForBucket=True)
         s3.put_object_lock_configuration(
             Bucket="anchors",
-            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}},
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+            },
         )
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("ANCHOR_BUCKET", "anchors")
@@ -490,7 +541,9 @@ def test_the_anchor_function_publishes_every_head_to_the_locked_bucket(database_
         assert 28 <= days <= 30
         doc = json.loads(s3.get_object(Bucket="anchors", Key=key)["Body"].read())
         with admin_conn(database_url) as conn:
-            heads = conn.execute("SELECT id, chain_seq, chain_head FROM casino_wallets WHERE chain_seq > 0 ORDER BY id").fetchall()
+            heads = conn.execute(
+                "SELECT id, chain_seq, chain_head FROM casino_wallets WHERE chain_seq > 0 ORDER BY id"
+            ).fetchall()
         assert [(w["walletId"], w["seq"], w["rowHash"]) for w in doc["wallets"]] == [tuple(h) for h in heads]
         # verify-ledger reads the newest anchor from the bucket too
         result = chain.verify(database_url, anchor.Target(bucket="anchors"))

@@ -13,9 +13,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from seamless.casino import anchor
 
 from devtools import admin, chain
-from seamless.casino import anchor
 from tests.support import admin_conn, call, fetch_one, make_player, new_id, new_session
 from tests.tools.helpers import get
 
@@ -25,8 +25,24 @@ MEMBERS = (
     "reason errorCode createdAt"
 ).split()
 KEYS = MEMBERS[1:] + ["rowHash"]
-ORDER = ["walletId", "seq", "transactionId", "kind", "status", "amount", "redeemableAmount", "balanceAfter", "currency",
-         "userId", "roundId", "reason", "errorCode", "createdAt", "prevHash", "rowHash"]
+ORDER = [
+    "walletId",
+    "seq",
+    "transactionId",
+    "kind",
+    "status",
+    "amount",
+    "redeemableAmount",
+    "balanceAfter",
+    "currency",
+    "userId",
+    "roundId",
+    "reason",
+    "errorCode",
+    "createdAt",
+    "prevHash",
+    "rowHash",
+]
 
 
 def own_hash(line: dict) -> str:
@@ -39,8 +55,10 @@ def played(url: str, bets: int = 6) -> str:
     token = new_session(url, user)
     for k in range(bets):
         amount = 100 + k if k % 4 else 999_999  # some refused (over the bet limit)
-        call("/casino/debit", {"sessionToken": token, "transactionId": new_id("x"), "roundId": new_id("r"), "amount": amount,
-                               "currency": "USD"})
+        call(
+            "/casino/debit",
+            {"sessionToken": token, "transactionId": new_id("x"), "roundId": new_id("r"), "amount": amount, "currency": "USD"},
+        )
     return user
 
 
@@ -164,6 +182,10 @@ def records_script() -> str:
     return found.group(1)
 
 
+def run_script(script, data) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(script), str(data)], capture_output=True, text=True, check=False)  # noqa: S603 - the doc's script
+
+
 def test_the_records_script_is_short(database_url):
     assert len(records_script().strip().splitlines()) <= 12
 
@@ -175,8 +197,10 @@ def test_devtools_export_writes_the_ndjson_and_a_manifest_the_auditors_script_ac
     with admin_conn(database_url) as conn:
         published = anchor.publish(anchor.Target(directory=anchors), conn)
     played_more = new_session(database_url, user)
-    call("/casino/debit", {"sessionToken": played_more, "transactionId": new_id("late"), "roundId": new_id("r"), "amount": 5,
-                           "currency": "USD"})
+    call(
+        "/casino/debit",
+        {"sessionToken": played_more, "transactionId": new_id("late"), "roundId": new_id("r"), "amount": 5, "currency": "USD"},
+    )
     out = tmp_path / "alice.ndjson"
     manifest = chain.export(database_url, out, user=user, currency="USD", start=None, end=None)
     lines = [json.loads(t) for t in out.read_text().splitlines()]
@@ -191,7 +215,7 @@ def test_devtools_export_writes_the_ndjson_and_a_manifest_the_auditors_script_ac
 
     script = tmp_path / "verify_export.py"
     script.write_text(records_script())
-    ok = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, check=False)
+    ok = run_script(script, out)
     assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
     assert rows[-1]["rowHash"] in ok.stdout  # the head it prints, to compare with the anchor
 
@@ -199,9 +223,9 @@ def test_devtools_export_writes_the_ndjson_and_a_manifest_the_auditors_script_ac
         tampered = [dict(r) for r in rows]
         tampered[3][field] = value
         out.write_text("".join(json.dumps(r) + "\n" for r in tampered) + '{"nextCursor": null}\n')
-        bad = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, check=False)
+        bad = run_script(script, out)
         assert bad.returncode != 0 and "line 4" in (bad.stdout + bad.stderr), (field, bad.stdout + bad.stderr)
     # a removed line breaks the link of the next one
     out.write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(rows) if i != 2))
-    bad = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, check=False)
+    bad = run_script(script, out)
     assert bad.returncode != 0 and "line 3" in (bad.stdout + bad.stderr)

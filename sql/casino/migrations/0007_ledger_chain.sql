@@ -52,7 +52,7 @@ $$;
 
 -- The hash of a stored row (its wallet's currency joined in by the caller). No SET clause on
 -- these two (it would keep them from being inlined): every name is qualified.
-CREATE FUNCTION casino_chain_hash_of(t public.casino_transactions, p_currency TEXT) RETURNS TEXT
+CREATE FUNCTION casino_chain_hash_of(t public.casino_transactions, p_currency TEXT) RETURNS TEXT  -- noqa: CP05
 LANGUAGE sql STABLE AS $$
     SELECT public.casino_chain_row_hash(t.prev_hash, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount,
                                  pg_catalog.abs(t.redeemable_delta), t.balance_after, pg_catalog.rtrim(p_currency), t.user_id,

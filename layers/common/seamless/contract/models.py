@@ -168,7 +168,9 @@ class TransactionsQuery(WireModel):
 
 
 #: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
-IsoUtc = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE]
+IsoUtc = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
+]
 
 
 class LedgerExportQuery(WireModel):
