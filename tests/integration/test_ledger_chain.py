@@ -23,6 +23,7 @@ from seamless.casino import anchor
 from seamless.contract import chain as recipe
 from seamless.runtime.settings import CASINO_ROLE, common
 
+from bench.chain_cost import UNDO_0007
 from devtools import admin, chain, fixtures, localdb
 from tests.support import GAME, admin_conn, call, fetch_one, make_player, new_id, new_session
 
@@ -253,21 +254,6 @@ def own_database(database_url) -> Iterator[str]:
         yield url
     finally:
         localdb.drop_database(server, name)
-
-
-UNDO_0007 = """
-DROP TRIGGER casino_transactions_chain_link ON casino_transactions;
-DROP TRIGGER casino_transactions_chain_advance ON casino_transactions;
-DROP TRIGGER casino_transactions_chain_is_final ON casino_transactions;
-DROP FUNCTION casino_chain_link(), casino_chain_advance();
-DROP FUNCTION casino_chain_hash_of(casino_transactions, TEXT);
-DROP FUNCTION casino_chain_row_hash(TEXT, BIGINT, BIGINT, TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT, TEXT, UUID, TEXT, TEXT,
-                                    TEXT, TIMESTAMPTZ);
-DROP INDEX casino_transactions_chain, casino_transactions_created_brin;
-ALTER TABLE casino_transactions DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN row_hash;
-ALTER TABLE casino_wallets DROP COLUMN chain_seq, DROP COLUMN chain_head;
-DELETE FROM schema_migrations WHERE version = 'casino/0007_ledger_chain.sql';
-"""
 
 
 def test_the_migration_backfills_existing_chains_in_their_original_order(own_database):
