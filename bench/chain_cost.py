@@ -86,20 +86,33 @@ def measure(n: int = 2_000) -> dict[str, dict[str, float]]:
             localdb.drop_database(server, name)
 
 
+def markdown(result: dict[str, dict[str, float]]) -> str:
+    """The figures as the Markdown section `make bench` appends to bench/results.md."""
+    before, chain = result["before"], result["chain"]
+    lines = [
+        "",
+        "## The hash chain's cost per debit (bench/chain_cost.py)",
+        "",
+        "One debit at a time through ledger.debit, one connection per database, alternating batches of the same run:",
+        "",
+        "| schema | debits | mean ms | median ms | p95 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r in (("before migration 0007 (no chain)", before), ("with the chain", chain)):
+        lines.append(f"| {label} | {r['debits']:.0f} | {r['mean_ms']:.3f} | {r['median_ms']:.3f} | {r['p95_ms']:.3f} |")
+    lines += [
+        "",
+        f"Chain cost per debit: {chain['median_ms'] - before['median_ms']:+.3f} ms median "
+        f"({(chain['median_ms'] / before['median_ms'] - 1) * 100:+.1f} %), "
+        f"{chain['mean_ms'] - before['mean_ms']:+.3f} ms mean.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    n = int(args[0]) if args else 2_000
-    result = measure(n)
-    before, chain = result["before"], result["chain"]
-    print("| schema | debits | mean ms | median ms | p95 ms |")
-    print("|---|---|---|---|---|")
-    for label, r in (("before 0007 (no chain)", before), ("with the chain", chain)):
-        print(f"| {label} | {r['debits']:.0f} | {r['mean_ms']:.3f} | {r['median_ms']:.3f} | {r['p95_ms']:.3f} |")
-    print(
-        f"chain cost per debit: {chain['median_ms'] - before['median_ms']:+.3f} ms median "
-        f"({(chain['median_ms'] / before['median_ms'] - 1) * 100:+.1f} %), "
-        f"{chain['mean_ms'] - before['mean_ms']:+.3f} ms mean"
-    )
+    print(markdown(measure(int(args[0]) if args else 2_000)))
     return 0
 
 
