@@ -38,7 +38,7 @@ CREATE FUNCTION casino_chain_row_hash(
     p_prev TEXT, p_wallet BIGINT, p_seq BIGINT, p_transaction_id TEXT, p_kind TEXT, p_status TEXT,
     p_amount BIGINT, p_redeemable BIGINT, p_balance_after BIGINT, p_currency TEXT, p_user UUID,
     p_round TEXT, p_reason TEXT, p_error TEXT, p_created TIMESTAMPTZ)
-RETURNS TEXT LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+RETURNS TEXT LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
         coalesce(p_prev, '') || '|' || coalesce(p_wallet::text, '') || '|' || coalesce(p_seq::text, '')
         || '|' || coalesce(p_transaction_id, '') || '|' || coalesce(p_kind, '') || '|' || coalesce(p_status, '')
@@ -50,9 +50,12 @@ RETURNS TEXT LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp A
         'UTF8')), 'hex')
 $$;
 
--- The hash of a stored row (its wallet's currency joined in by the caller).
+-- The hash of a stored row (its wallet's currency joined in by the caller). No SET clause on
+-- these two, like the ledger's per-callback helpers (sql/casino/functions/00_helpers.sql): the
+-- planner inlines them into the trigger's cached expression (a SET clause would make every call
+-- plan the SQL function anew), and every name they use is schema-qualified.
 CREATE FUNCTION casino_chain_hash_of(t public.casino_transactions, p_currency TEXT) RETURNS TEXT  -- noqa: CP05
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT public.casino_chain_row_hash(t.prev_hash, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount,
                                  pg_catalog.abs(t.redeemable_delta), t.balance_after, pg_catalog.rtrim(p_currency), t.user_id,
                                  t.round_id, NULL, t.error_code, t.created_at)
