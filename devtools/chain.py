@@ -236,6 +236,7 @@ def export(url: str, out: Path, *, user: str | None, currency: str | None, start
     first = last = None
     last_of: dict[int, dict[str, Any]] = {}
     problems: list[str] = []
+    ledger_export.Plan(parse_params(LedgerExportQuery, params))  # bad parameters: no file
     with out.open("w") as f:
         cursor: str | None = None
         while True:
