@@ -163,6 +163,10 @@ def test_a_cursor_only_serves_the_query_it_came_from(database_url):
     cursor = json.loads(first.raw.splitlines()[-1])["nextCursor"]
     r = get(PATH, {"from": "2026-12-01T00:00:00Z", "to": NOW, "after": cursor})
     assert r.status == 400 and [d["field"] for d in r.json["error"]["details"]] == ["after"]
+    other = played(database_url, 1)
+    r = get(PATH, {"userId": other, "currency": "USD", "after": cursor})
+    assert r.status == 400 and "another wallet" in r.raw
+    assert get(PATH, {"userId": user, "currency": "USD", "after": cursor}).status == 200
     start, end = "2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z"
     ranged = {"from": (datetime.now(UTC) - timedelta(days=1)).isoformat(), "to": datetime.now(UTC).isoformat(), "limit": "1"}
     page = get(PATH, ranged)

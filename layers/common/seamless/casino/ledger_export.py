@@ -96,13 +96,12 @@ def _page(plan: Plan, conn: Any) -> tuple[list[dict[str, Any]], str | None]:
     cur = conn.cursor(row_factory=dict_row)
     q = plan.query
     if plan.wallet_mode:
-        if plan.cursor is None:
-            found = cur.execute(queries.EXPORT_WALLET, {"user_id": q.user_id, "currency": q.currency}).fetchone()
-            if found is None:
-                return [], None  # no such wallet: no rows (docs/protocol.md §10)
-            wallet_id, after = found["id"], 0
-        else:
-            wallet_id, after = plan.cursor["w"], plan.cursor["s"]
+        found = cur.execute(queries.EXPORT_WALLET, {"user_id": q.user_id, "currency": q.currency}).fetchone()
+        if plan.cursor is not None and (found is None or found["id"] != plan.cursor["w"]):
+            raise _bad(("after", "This cursor belongs to another wallet: pass the same userId and currency."))
+        if found is None:
+            return [], None  # no such wallet: no rows (docs/protocol.md §10)
+        wallet_id, after = found["id"], 0 if plan.cursor is None else plan.cursor["s"]
         rows = cur.execute(queries.EXPORT_BY_WALLET, {"wallet_id": wallet_id, "after": after, "limit": plan.limit + 1}).fetchall()
         more = len(rows) > plan.limit
         rows = rows[: plan.limit]
