@@ -16,8 +16,8 @@ import pytest
 from seamless.casino import anchor
 
 from devtools import admin, chain
-from tests.support import admin_conn, call, fetch_one, make_player, new_id, new_session
-from tests.tools.helpers import get
+from tests.support import admin_conn, call, fetch_one, live_api, make_player, new_id, new_session
+from tests.tools.helpers import get, http_get
 
 PATH = "/casino/ledger/export"
 MEMBERS = (
@@ -121,6 +121,18 @@ def test_a_time_range_exports_every_wallets_rows_in_it(database_url):
         if x["walletId"] in last:
             assert x["prevHash"] == last[x["walletId"]]
         last[x["walletId"]] = x["rowHash"]
+
+
+def test_the_local_api_serves_the_export_from_the_template(database_url):
+    user = played(database_url, 1)
+    with live_api(database_url) as base:
+        r = http_get(base, PATH, {"userId": user, "currency": "USD"})
+        bad = http_get(base, PATH, {"userId": user})
+    assert r.status == 200 and r.headers["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(t) for t in r.raw.splitlines()]
+    assert lines[-1] == {"nextCursor": None} and [x["seq"] for x in lines[:-1]] == [1, 2]
+    assert all(own_hash(x) == x["rowHash"] for x in lines[:-1])
+    assert bad.status == 400 and bad.code == "VALIDATION_ERROR"
 
 
 def test_an_unknown_wallet_has_no_rows(database_url):
