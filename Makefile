@@ -10,7 +10,8 @@ SCAN := .venv-scan
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check scan-tools openapi-check \
-        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser
+        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser \
+        verify-ledger anchor
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -106,6 +107,9 @@ migrate seed reconcile purge events simulate settle sweep: venv  ## (settle: one
 
 reset: venv
 	$(PY) -m devtools reset --local
+
+verify-ledger anchor: venv  ## the ledger's hash chains: recompute every chain against the newest anchor; publish the heads (docs/records.md)
+	$(PY) -m devtools $@
 
 invoke: venv  ## make invoke FN=DebitFunction EVENT=events/debit.json
 	$(PY) -m devtools invoke $(FN) --event $(EVENT)

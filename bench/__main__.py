@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = run(config, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     png = chart(results, args.chart) if config.chart else None
-    Path(args.out).write_text(markdown(results, png))
+    from . import chain_cost  # the ledger's hash chain: its cost per debit, same run (issue 27)
+
+    chain = chain_cost.measure(500 if args.quick else 2_000)
+    Path(args.out).write_text(markdown(results, png) + chain_cost.markdown(chain))
     raw = ROOT / "bench" / "out" / "results.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps({**results, "figures": [f.as_dict() for f in results["figures"]]}, indent=1, default=str))

@@ -1,5 +1,5 @@
 """python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | purge | settle | sweep |
-settlement | invoke | events | openapi | simulate | certify"""
+settlement | invoke | events | openapi | simulate | certify | verify-ledger | anchor | export"""
 
 from __future__ import annotations
 
@@ -152,6 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
     p.add_argument("--check", action="store_true")
     settlement_cli.add_commands(sub)
+    # the ledger's hash chains (docs/records.md)
+    sub.add_parser(
+        "verify-ledger", help="recompute every wallet's hash chain, compare heads with the newest anchor; exit 1 on a break"
+    )
+    sub.add_parser("anchor", help="publish every wallet's chain head (ANCHOR_BUCKET, else ANCHOR_DIR or .localdb/anchors/)")
+    p = sub.add_parser("export", help="one wallet's ledger (or a time range) as NDJSON, with a manifest")
+    p.add_argument("--user", help="userId (with --currency)")
+    p.add_argument("--currency")
+    p.add_argument("--from", dest="start", help="ISO 8601 UTC (with --to; at most 31 days)")
+    p.add_argument("--to", dest="end")
+    p.add_argument("--out", required=True, help="the NDJSON file; the manifest goes beside it (.manifest.json)")
     p = sub.add_parser("simulate", help="play demo rounds through the running local API, then reconcile")
     p.add_argument("--base-url", default=None, help="default: $API_BASE_URL or http://127.0.0.1:3000")
     p = sub.add_parser("certify", help="run the contract's scenario suite against a casino wallet (report: Markdown, JSON, HTML)")
@@ -226,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         result = admin.reconcile(url)
         print(result.table())
         return 0 if result.ok else 1
+    elif args.command in ("verify-ledger", "anchor", "export"):
+        from . import chain
+
+        return chain.run(args, url)
     elif args.command in ("settle", "sweep", "settlement"):
         return settlement_cli.run(args)
     return 0

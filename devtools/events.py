@@ -78,12 +78,15 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
     "providerHealth": ("ProviderHealthFunction", None, None),
     "transactions": ("TransactionsFunction", None, None),
     "providerRounds": ("ProviderRoundsFunction", None, None),
+    "ledgerExport": ("LedgerExportFunction", None, None),
 }
 #: GET events: (path, query string, path parameters); the debit/credit samples' round, and the
 #: round the providerSimulate sample plays (invoke that one first)
 GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] = {
     "transactions": ("/casino/transactions", {"roundId": "evt-round-1"}, None),
     "providerRounds": (f"/provider/rounds/{SAMPLE_PROVIDER_ROUND}", None, {"roundId": SAMPLE_PROVIDER_ROUND}),
+    # unsigned: IAM authorises it when deployed (docs/records.md)
+    "ledgerExport": ("/casino/ledger/export", {"userId": ALICE, "currency": "USD", "limit": "100"}, None),
 }
 
 
@@ -132,6 +135,7 @@ def build(timestamp: int | None = None) -> dict[str, dict[str, Any]]:
     events = {name: _api(name, *spec, timestamp=timestamp) for name, spec in API_EVENTS.items()}
     events["settlement"] = scheduled_event("settlement-every-minute")
     events["sweeper"] = scheduled_event("round-sweeper-every-five-minutes")
+    events["anchor"] = scheduled_event("ledger-anchor-daily")
     # MigrateFunction invoked directly (sam remote invoke / local invoke): no custom resource fields
     events["migrate"] = {}
     # CasinoRetentionFunction / ProviderRetentionFunction: the EventBridge schedule's event

@@ -30,6 +30,8 @@ class Operation(NamedTuple):
     example: dict[str, Any] | None = None
     #: the 200 answer is also served as an HTML page (Accept: text/html)
     html: bool = False
+    #: the 200 answer's media type (the export is NDJSON: one `response` object per line)
+    media: str = "application/json"
 
 
 # Swagger UI groups the operations by these tags: who calls them.
@@ -43,6 +45,10 @@ TAGS = [
     {
         "name": "support",
         "description": "Read-only lookups for support agents and reconciliation (§6, §7; API key when deployed).",
+    },
+    {
+        "name": "records",
+        "description": "The ledger with its hash chain for auditors and regulators (§6; IAM when deployed; docs/records.md).",
     },
 ]
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -278,6 +284,35 @@ OPERATIONS: dict[str, Operation] = {
         ],
         example=EXAMPLE_TRANSACTIONS,
     ),
+    "/casino/ledger/export": Operation(
+        "Export the ledger with its hash chain (NDJSON pages)",
+        None,
+        m.LedgerExportLine,
+        "operatorIam",
+        ["VALIDATION_ERROR", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "records",
+        description=(
+            "One wallet's rows (`userId` + `currency`) or every wallet's rows created in [`from`, `to`) (ISO 8601 UTC, "
+            "at most 31 days), oldest first, accepted and refused, one JSON object per line, then a last line "
+            '`{"nextCursor": ...}` (`null` on the last page; pass it as `after`). Each line carries its chain link: '
+            "`rowHash` is the SHA-256 of the §6 members joined by `|`, `prevHash` the previous row's `rowHash` "
+            "(docs/records.md shows how to check a file). An unknown wallet has no rows."
+        ),
+        parameters=[
+            {"name": "userId", "in": "query", "required": False, "schema": {"type": "string", "format": "uuid"}},
+            {"name": "currency", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}},
+            {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+            },
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        media="application/x-ndjson",
+    ),
     "/provider/rounds/{roundId}": Operation(
         "The provider's record of a round (JSON, or an HTML page for a browser)",
         None,
@@ -325,6 +360,12 @@ SECURITY_SCHEMES = {
         "name": "x-api-key",
         "description": "API Gateway API key (deployed stack only; not required locally).",
     },
+    "operatorIam": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "AWS Signature Version 4 of an IAM principal allowed execute-api:Invoke (deployed stack only).",
+    },
 }
 
 
@@ -345,9 +386,9 @@ def build() -> dict[str, Any]:
     for fn in Template().functions.values():
         for method, path in fn.routes:
             spec = OPERATIONS[path]
-            content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.response.__name__}"}}}
+            content: dict[str, Any] = {spec.media: {"schema": {"$ref": f"#/components/schemas/{spec.response.__name__}"}}}
             if spec.example is not None:
-                content["application/json"]["example"] = spec.example
+                content[spec.media]["example"] = spec.example
             if spec.html:
                 content["text/html"] = {
                     "schema": {"type": "string", "description": "the same record as a page (Accept: text/html)"}
@@ -372,7 +413,7 @@ def build() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.request.__name__}"}}},
                 }
-            if spec.security == "operatorApiKey":  # required when deployed; the local API has no API keys
+            if spec.security in ("operatorApiKey", "operatorIam"):  # required when deployed; open locally
                 op["security"] = [{spec.security: []}, {}]
             elif spec.security:
                 op["security"] = [{spec.security: []}]

@@ -42,4 +42,7 @@ SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     # each side's retention job: its own database only
     "CasinoRetentionFunction": frozenset({"CasinoDatabaseSecret"}),
     "ProviderRetentionFunction": frozenset({"ProviderDatabaseSecret"}),
+    # the ledger's hash chains (docs/records.md): the auditor's export (IAM) and the daily anchor
+    "LedgerExportFunction": frozenset({"CasinoDatabaseSecret"}),
+    "LedgerAnchorFunction": frozenset({"CasinoDatabaseSecret"}),
 }

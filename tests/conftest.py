@@ -2,7 +2,8 @@
 
 DATABASE_URL (or TEST_DATABASE_URL) names a server to use; without it the embedded
 PostgreSQL under .localdb/ is started. Either way a fresh database `test_<random>` is
-created, migrated and seeded, and dropped at the end, after `reconcile` has checked it.
+created, migrated and seeded, and dropped at the end, after `reconcile` and `verify-ledger`
+have checked it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def database_url():
         yield url
         result = admin.reconcile(url)
         assert result.ok, "reconcile failed after the test session:\n" + result.table()
+        from devtools import chain  # every wallet's hash chain, recomputed (docs/records.md)
+
+        verified = chain.verify(url)
+        assert verified.ok, "verify-ledger failed after the test session:\n" + verified.report()
     finally:
         db.close_all()
         localdb.drop_database(server, name)

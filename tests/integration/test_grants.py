@@ -259,6 +259,10 @@ UNPINNED = {
     "ledger.error_body(text,jsonb)",
     "ledger.record(bigint,text,text,bytea,uuid,uuid,bigint,text,text,bigint,boolean,boolean,uuid,text,jsonb,bigint,bigint,"
     "bigint,bigint,text)",
+    # the hash chain's recipe, inlined into its trigger's expression (migration 0007)
+    "casino_chain_hash_of(casino_transactions,text)",
+    "casino_chain_row_hash(text,bigint,bigint,text,text,text,bigint,bigint,bigint,text,uuid,text,text,text,"
+    "timestampwithtimezone)",
 }
 
 

@@ -26,9 +26,10 @@ def test_every_function_has_an_event():
         "MigrateFunction",
         "CasinoRetentionFunction",
         "ProviderRetentionFunction",
+        "LedgerAnchorFunction",
     }
     assert functions == set(template().functions)
-    for name in [*API_EVENTS, "settlement", "sweeper", "migrate", "retention"]:
+    for name in [*API_EVENTS, "settlement", "sweeper", "migrate", "retention", "anchor"]:
         assert (EVENTS / f"{name}.json").is_file(), name
 
 

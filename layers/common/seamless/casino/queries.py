@@ -99,3 +99,30 @@ SELECT {_TRANSACTION_COLUMNS}
 SEED_SIGNATURES_ACCEPTED = """
 SELECT accepts_seed_signatures FROM casino_game_providers WHERE code = %(code)s AND NOT disabled
 """
+
+# GET /casino/ledger/export (docs/protocol.md §6, seamless/casino/ledger_export.py): ledger rows with
+# their chain link and their wallet's currency. One wallet in seq order through the unique index
+# (wallet_id, seq); a time range in the ledger's id order (per wallet the same as seq), between the
+# first and last id of the range found once, on the first page, through the BRIN index on created_at.
+EXPORT_COLUMNS = """t.id, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount, t.redeemable_delta,
+       t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.error_code, t.created_at,
+       t.prev_hash, t.row_hash"""
+EXPORT_WALLET = "SELECT id FROM casino_wallets WHERE user_id = %(user_id)s AND currency = %(currency)s"
+EXPORT_BY_WALLET = f"""
+SELECT {EXPORT_COLUMNS}
+  FROM casino_transactions t JOIN casino_wallets w ON w.id = t.wallet_id
+ WHERE t.wallet_id = %(wallet_id)s AND t.seq > %(after)s
+ ORDER BY t.seq
+ LIMIT %(limit)s
+"""
+EXPORT_RANGE_BOUNDS = """
+SELECT min(t.id), max(t.id) FROM casino_transactions t
+ WHERE t.created_at >= %(from)s AND t.created_at < %(to)s AND t.wallet_id IS NOT NULL
+"""
+EXPORT_BY_RANGE = f"""
+SELECT {EXPORT_COLUMNS}
+  FROM casino_transactions t JOIN casino_wallets w ON w.id = t.wallet_id
+ WHERE t.id > %(after)s AND t.id <= %(last)s AND t.created_at >= %(from)s AND t.created_at < %(to)s
+ ORDER BY t.id
+ LIMIT %(limit)s
+"""

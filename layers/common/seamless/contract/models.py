@@ -167,6 +167,25 @@ class TransactionsQuery(WireModel):
     round_id: ProviderId | None = None
 
 
+#: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
+IsoUtc = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
+]
+
+
+class LedgerExportQuery(WireModel):
+    """GET /casino/ledger/export (§6): userId + currency, or from + to; which of the two, the
+    range and limit's bounds and the cursor are checked by the casino (seamless/casino/
+    ledger_export.py), which names every bad parameter. Query values are strings."""
+
+    user_id: Uuid | None = None
+    currency: Currency | None = None
+    from_: IsoUtc | None = Field(default=None, alias="from")
+    to: IsoUtc | None = None
+    limit: Annotated[str, Field(pattern=r"^[0-9]{1,7}$")] | None = None
+    after: Annotated[str, Field(min_length=1, max_length=512), STORABLE] | None = None
+
+
 class RoundPath(WireModel):
     """GET /provider/rounds/{roundId} (§7)."""
 
@@ -278,6 +297,28 @@ class TransactionRecord(ResponseModel):
 
 class TransactionsResponse(ResponseModel):
     transactions: list[TransactionRecord]
+
+
+class LedgerExportLine(ResponseModel):
+    """One line of GET /casino/ledger/export (§6): a ledger row with its hash chain link. The
+    NDJSON body is these lines, oldest first, then {"nextCursor": ...}."""
+
+    wallet_id: int
+    seq: int = Field(description="the row's place in its wallet's chain, from 1")
+    transaction_id: str
+    kind: str
+    status: Literal["accepted", "rejected"]
+    amount: int
+    redeemable_amount: int = Field(description="the withdrawable part of the movement, a magnitude like amount (0 when rejected)")
+    balance_after: int | None = Field(description="null when rejected")
+    currency: str
+    user_id: str | None
+    round_id: str | None
+    reason: str | None
+    error_code: str | None = Field(description="null when accepted")
+    created_at: str = Field(description="UTC with microseconds, e.g. 2026-12-02T11:36:05.123456Z")
+    prev_hash: str = Field(description="the previous row's rowHash; 64 zeros for seq 1")
+    row_hash: str = Field(description="lower-case hex SHA-256 of the members joined by '|' (§6)")
 
 
 class RoundHistoryAction(ResponseModel):
