@@ -16,7 +16,9 @@ class CasinoSettings(CommonSettings):
     #: signs casino -> provider calls (x-provider-signature)
     provider_secret: SecretStr | None = None
     provider_secret_arn: str | None = None
-    session_ttl_seconds: int = Field(default=1800, ge=1)
+    #: at most the ledger's session_ttl_max_seconds (86,400; the database computes the expiry
+    #: and refuses a longer one: sql/casino/functions/50_sessions.sql)
+    session_ttl_seconds: int = Field(default=1800, ge=1, le=86_400)
     casino_code: str = "demo-casino"
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
     #: simulateRound leaves itself this much of its Lambda time to answer after the provider
