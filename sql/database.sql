@@ -12,6 +12,11 @@ BEGIN
     EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM public', current_database());
 END $$;
 
+-- The owner roles (NOLOGIN; only the migrating admin acts as them) own each side's tables:
+-- PostgreSQL lets a table change hands to a role that may create in its schema (a superuser
+-- admin skips that check, a managed service's admin does not).
+GRANT CREATE ON SCHEMA public TO casino_owner, provider_owner;
+
 -- Nor does any role create schemas (CREATE on the database; PUBLIC never had it by default,
 -- said here so a database created otherwise loses it).
 DO $$
@@ -37,12 +42,20 @@ BEGIN
          WHERE p.pronamespace = 'pg_catalog'::REGNAMESPACE
            AND (p.proname LIKE 'pg\_%advisory%' OR p.proname IN ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import'))
     LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM public', v_fn);
+        BEGIN
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM public', v_fn);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'cannot revoke EXECUTE on % (not a superuser): migrate warns', v_fn;
+        END;
     END LOOP;
     FOR v_fn IN
         SELECT p.oid::REGPROCEDURE FROM pg_catalog.pg_proc p
          WHERE p.pronamespace = 'pg_catalog'::REGNAMESPACE AND p.proname = 'pg_advisory_xact_lock'
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO casino_owner', v_fn);
+        BEGIN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO casino_owner', v_fn);
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;  -- then PUBLIC keeps EXECUTE on it too (migrate warns)
+        END;
     END LOOP;
 END $$;

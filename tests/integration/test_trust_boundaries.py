@@ -388,3 +388,42 @@ def test_a_refund_past_the_balance_limit_is_refused_too(database_url):
     r = _money("/casino/rollback", token, transactionId=new_id("rb"), betTransactionId=bet)
     assert (r.status, r.code) == (409, "BALANCE_LIMIT_EXCEEDED"), r.raw
     assert wallet(database_url, user)[0] == LIMIT
+
+
+def test_migrate_as_a_managed_services_admin_works_and_says_what_it_could_not_harden(database_url, capsys):
+    """A managed database's admin is no superuser (CREATEROLE, CREATEDB, owner of its
+    database): migrate still applies everything - the owner roles, ownership, functions, grants
+    - and prints a WARNING for each built-in it could not revoke and for the login trigger it
+    could not create (docs/security.md, what remains)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from devtools import admin
+
+    name, role = f"managed_{uuid.uuid4().hex[:8]}", f"master_{uuid.uuid4().hex[:8]}"
+    with admin_conn(database_url) as su:
+        su.execute(f"CREATE ROLE {role} LOGIN CREATEROLE CREATEDB PASSWORD 'pw'")
+        # as if it had created the roles itself (PostgreSQL 16+ gives their creator ADMIN)
+        su.execute(f"GRANT casino_app, provider_app, casino_owner, provider_owner TO {role} WITH ADMIN OPTION")
+        su.execute(f'CREATE DATABASE "{name}" OWNER {role}')
+    params = conninfo_to_dict(database_url)
+    params.update(dbname=name, user=role, password="pw")
+    url = make_conninfo(**params)
+    try:
+        admin.migrate(url, quiet=False)
+        admin.seed(url, quiet=True)
+        warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+        assert any("pg_advisory_xact_lock" in w for w in warnings) and any("login event trigger" in w for w in warnings)
+        with psycopg.connect(url, autocommit=True) as conn:
+            owners = {
+                o
+                for (o,) in conn.execute(
+                    "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'casino\\_%' AND relkind = 'r'"
+                )
+            }
+            assert owners == {"casino_owner"}
+    finally:
+        with admin_conn(database_url) as su:
+            su.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            su.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+            su.execute(f"DROP OWNED BY {role}")
+            su.execute(f"DROP ROLE {role}")

@@ -53,17 +53,15 @@ def ensure_roles(conn: psycopg.Connection) -> None:
     The settings are set per role and also per role in this database (ALTER ROLE ... IN
     DATABASE, which takes precedence over a role's own ALTER ROLE ... SET): a login role may
     change its own defaults, PostgreSQL allows every role that, and the login event trigger
-    (sql/database.sql) puts these values back at the start of each of its sessions."""
+    (harden_roles) puts these values back at the start of each of its sessions."""
     settings = common()
     superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
     for owner in (CASINO_OWNER, PROVIDER_OWNER):
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(
-            sql.SQL("{} ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS").format(
-                sql.SQL(verb), sql.Identifier(owner)
-            )
-        )
+        # NOLOGIN only: the other attributes default to off, and a non-superuser admin may not
+        # even restate NOSUPERUSER
+        conn.execute(sql.SQL("{} ROLE {} NOLOGIN").format(sql.SQL(verb), sql.Identifier(owner)))
         if not (superuser and superuser[0]):
             # a managed service's admin is no superuser: it changes an object's owner and runs
             # later migrations on the owner's tables as a member of the owner role
