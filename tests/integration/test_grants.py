@@ -493,6 +493,9 @@ def test_nobody_but_the_owner_creates_in_public(database_url):
     with admin_conn(database_url) as conn:
         assert fetch_one(conn, "SELECT has_schema_privilege('public', 'public', 'CREATE')") == (False,)
         assert fetch_one(conn, "SELECT has_database_privilege('public', current_database(), 'TEMPORARY')") == (False,)
+        assert fetch_one(conn, "SELECT has_database_privilege('public', current_database(), 'CREATE')") == (False,)
+        # large objects keep their owner checks (a superuser setting, off by default)
+        assert fetch_one(conn, "SHOW lo_compat_privileges") == ("off",)
 
 
 # ------------------------------------------------------------------ the grant table itself (docs/security.md)
