@@ -97,7 +97,8 @@ EXAMPLE_TRANSACTIONS = {
             "createdAt": "2026-11-24T12:00:00.198Z",
             "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
         },
-    ]
+    ],
+    "nextCursor": None,
 }
 EXAMPLE_ROUND_HISTORY = {
     "roundId": EXAMPLE_ROUND,
@@ -262,7 +263,8 @@ OPERATIONS: dict[str, Operation] = {
             "Every transactionId the casino holds for the filter, oldest first (§6): give `transactionId`, `roundId` or "
             'both (neither: 400 VALIDATION_ERROR naming both). No match is `200 {"transactions": []}`. A rollback that '
             "named no roundId is listed in its bet's round. `roundUrl` links the provider's page of the round. "
-            "Session tokens never appear."
+            "Session tokens never appear. Pages of `limit` rows (1 … 500, default 100): `nextCursor` is the next page's "
+            "`after`, null on the last page."
         ),
         parameters=[
             {
@@ -280,6 +282,21 @@ OPERATIONS: dict[str, Operation] = {
                 "description": "the provider's roundId: every transaction of the round",
                 "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
                 "example": EXAMPLE_ROUND,
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": "rows per page",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,3}$", "default": "100"},
+                "example": "100",
+            },
+            {
+                "name": "after",
+                "in": "query",
+                "required": False,
+                "description": "the previous page's nextCursor (opaque)",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"},
             },
         ],
         example=EXAMPLE_TRANSACTIONS,

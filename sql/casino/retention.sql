@@ -1,6 +1,7 @@
 -- The casino's retention (docs/retention.md, docs/protocol.md §5), re-created by every
 -- `migrate` and run by CasinoRetentionFunction (daily) or `python -m devtools purge`, as the
--- casino role (SECURITY INVOKER: it needs nothing the role does not already have).
+-- casino role: SECURITY DEFINER, owned by casino_owner like the ledger's functions (casino_app
+-- may not write sessions itself, sql/casino/grants.sql).
 --
 -- What it never touches: the ledger (casino_transactions: stored outcomes and the money
 -- record; growth is managed by partitions, not deletes), rounds (a round's has_credit and
@@ -23,7 +24,7 @@ CREATE FUNCTION casino_retention.purge(
     p_batch INT DEFAULT 5000, p_tombstone_days INT DEFAULT 120, p_claim_seconds INT DEFAULT 86400,
     p_launch_grace_seconds INT DEFAULT 3600, p_pending_seconds INT DEFAULT 3600,
     OUT bet_claims INT, OUT tombstones INT, OUT launch_urls INT, OUT stale_launches INT)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     bet_claims := 0;
     tombstones := 0;

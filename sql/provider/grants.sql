@@ -1,6 +1,23 @@
 -- The provider role's grants, re-applied by every `migrate`: what the provider's code runs
 -- (seamless/provider/queries.py), nothing of the casino's (docs/protocol.md §9), and no
 -- DELETE anywhere. The table before/after is in docs/security.md.
+--
+-- provider_owner (NOLOGIN, created by `migrate`) owns every provider_* table, including one a
+-- later migration adds: provider_app is no owner, so it cannot ALTER, DROP, TRUNCATE, disable a
+-- trigger or grant anything on them. Its row writes stay plain grants below: the outbox
+-- (provider_bets) is written by the round player as it plays; what stops a forged row being
+-- sent is the settlement integrity tag, not the grant (docs/security.md).
+DO $$
+DECLARE
+    v_table REGCLASS;
+BEGIN
+    FOR v_table IN
+        SELECT c.oid::REGCLASS FROM pg_catalog.pg_class c
+         WHERE c.relnamespace = 'public'::REGNAMESPACE AND c.relkind IN ('r', 'p') AND c.relname LIKE 'provider\_%'
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO provider_owner', v_table);
+    END LOOP;
+END $$;
 
 GRANT USAGE ON SCHEMA public TO provider_app;
 -- Start from nothing, so a database migrated with broader grants loses them.

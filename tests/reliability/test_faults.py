@@ -285,7 +285,10 @@ def test_commit_acknowledgement_lost_twice_is_503_and_the_retry_gets_the_stored_
 def test_launch_game_survives_a_lost_commit_acknowledgement(database_url, pg_proxy, monkeypatch, lost):
     monkeypatch.setattr(signed_client, "default_transport", lambda: HandlerTransport())  # the provider, in-process
     user = make_player(database_url, 1_000)
-    pg_proxy.arm({"create-session-commit": b"COMMIT", "activate-session": b"SET status = 'active'"}[lost], "after_commit")
+    # each is one autocommit statement, a ledger function (sql/casino/functions/50_sessions.sql)
+    pg_proxy.arm(
+        {"create-session-commit": b"ledger.open_session", "activate-session": b"ledger.activate_session"}[lost], "after_commit"
+    )
     r = call("/casino/launchGame", {"userId": user, "gameId": admin.GAME, "currency": "USD"}, sign_with=None)
     assert pg_proxy.fired == ["after_commit"]
     assert r.status in (200, 503), r  # retried transparently, or "safe to retry"; never a 500

@@ -30,6 +30,10 @@ FIELDS = {
 }
 
 
+#: no match: an empty list, and no next page
+NONE: dict[str, object] = {"transactions": [], "nextCursor": None}
+
+
 def debit(token: str, txid: str, round_id: str, amount: int):
     return call(
         "/casino/debit", {"sessionToken": token, "transactionId": txid, "roundId": round_id, "amount": amount, "currency": "USD"}
@@ -93,17 +97,17 @@ def test_by_transaction_id_and_by_both(played):
     assert [t["transactionId"] for t in one] == [played["win"]]
     both = get("/casino/transactions", {"transactionId": played["bet"], "roundId": played["round"]}).json["transactions"]
     assert [t["transactionId"] for t in both] == [played["bet"]]
-    assert get("/casino/transactions", {"transactionId": played["bet"], "roundId": "another-round"}).json == {"transactions": []}
+    assert get("/casino/transactions", {"transactionId": played["bet"], "roundId": "another-round"}).json == NONE
     tomb = get("/casino/transactions", {"transactionId": played["ghost_rb"]}).json["transactions"]
     assert [(t["kind"], t["status"], t["roundId"], t["roundUrl"]) for t in tomb] == [("rollback", "accepted", None, None)]
 
 
 def test_no_match_is_an_empty_list_and_deposits_are_not_transactions(played, database_url):
-    assert get("/casino/transactions", {"roundId": "no-such-round"}).json == {"transactions": []}
-    assert get("/casino/transactions", {"transactionId": "no-such-id"}).json == {"transactions": []}
+    assert get("/casino/transactions", {"roundId": "no-such-round"}).json == NONE
+    assert get("/casino/transactions", {"transactionId": "no-such-id"}).json == NONE
     with admin_conn(database_url) as conn:
         (deposit,) = fetch_one(conn, "SELECT transaction_id FROM casino_transactions WHERE kind = 'deposit' LIMIT 1")
-    assert get("/casino/transactions", {"transactionId": deposit}).json == {"transactions": []}
+    assert get("/casino/transactions", {"transactionId": deposit}).json == NONE
 
 
 def test_round_url_links_the_providers_round_page(played, database_url):
@@ -137,8 +141,71 @@ def test_validation_names_the_fields(query, fields):
     assert all(d["message"] for d in r.json["error"]["details"])
 
 
+def _pages(query: dict[str, str]) -> list[dict]:
+    pages, after = [], None
+    while True:
+        r = get("/casino/transactions", {**query, **({"after": after} if after else {})})
+        assert r.status == 200, r.raw
+        pages.append(r.json)
+        after = r.json["nextCursor"]
+        if after is None:
+            return pages
+        assert len(pages) < 10, "the cursor does not advance"
+
+
+def test_a_round_larger_than_a_page_is_listed_in_full_across_pages(database_url):
+    """§6 pages: the default page is 100 rows; a round of 103 transactions is two pages, the
+    second one ending with nextCursor null; with limit=40, three pages - the same rows in the
+    same order, none twice, none missing."""
+    user = make_player(database_url, 10_000)
+    token = new_session(database_url, user)
+    rnd = new_id("big-round")
+    ids = [new_id("b") for _ in range(103)]
+    assert {debit(token, txid, rnd, 1).status for txid in ids} == {200}
+    default = _pages({"roundId": rnd})
+    assert [len(p["transactions"]) for p in default] == [100, 3]
+    assert [t["transactionId"] for p in default for t in p["transactions"]] == ids
+    small = _pages({"roundId": rnd, "limit": "40"})
+    assert [len(p["transactions"]) for p in small] == [40, 40, 23]
+    assert [t["transactionId"] for p in small for t in p["transactions"]] == ids
+    exact = _pages({"roundId": rnd, "limit": "103"})
+    assert [len(p["transactions"]) for p in exact] == [103] and exact[0]["nextCursor"] is None
+    # a page boundary by transactionId and roundId together
+    one = get("/casino/transactions", {"transactionId": ids[5], "roundId": rnd, "limit": "1"}).json
+    assert [t["transactionId"] for t in one["transactions"]] == [ids[5]] and one["nextCursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"roundId": "r", "limit": "0"}, "limit"),
+        ({"roundId": "r", "limit": "501"}, "limit"),
+        ({"roundId": "r", "limit": "-1"}, "limit"),
+        ({"roundId": "r", "limit": "1.0"}, "limit"),
+        ({"roundId": "r", "limit": "1_0"}, "limit"),
+        ({"roundId": "r", "limit": " 5"}, "limit"),
+        ({"roundId": "r", "limit": "ten"}, "limit"),
+        ({"roundId": "r", "limit": "9" * 40}, "limit"),
+        ({"roundId": "r", "after": ""}, "after"),
+        ({"roundId": "r", "after": "not a cursor"}, "after"),
+        ({"roundId": "r", "after": "x" * 101}, "after"),
+        ({"roundId": "r", "after": "eA"}, "after"),  # base64 of "x"
+        ({"roundId": "r", "after": "djEuMS45OTk5OTk5OTk5OTk5OTk5OTk5"}, "after"),  # id past BIGINT
+        ({"roundId": "r", "after": "djEuOTk5OTk5OTk5OTk5OTk5OTk5LjE"}, "after"),  # a time past year 9999
+    ],
+)
+def test_a_bad_page_limit_or_cursor_is_a_validation_error(query, field):
+    r = get("/casino/transactions", query)
+    assert (r.status, r.code) == (400, "VALIDATION_ERROR"), r.raw
+    assert [d["field"] for d in r.json["error"]["details"]] == [field]
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=st.dictionaries(st.sampled_from(["transactionId", "roundId", "other"]), st.text(max_size=140), max_size=3))
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["transactionId", "roundId", "limit", "after", "other"]), st.text(max_size=140), max_size=4
+    )
+)
 def test_hostile_query_strings_never_fail_the_server(database_url, query):
     r = get("/casino/transactions", query)
     assert r.status in (200, 400), r.raw

@@ -37,11 +37,17 @@
 -- (a transaction-level advisory lock) -> round row -> own transactionId row. A callback takes at
 -- most one lock of each kind, and none waits for an earlier kind while holding a later one.
 --
--- The entry points (ledger.debit, credit, rollback, get_balance) pin their search_path. The
--- helpers they call on every callback do not (a SET clause keeps the planner from inlining a SQL
--- function and costs every call a GUC save and restore): they name every table by its schema,
--- the SQL ones are inlined into their caller's plan, and nobody but the migrating admin can
--- create an object that would shadow a name (sql/database.sql).
+-- The entry points (ledger.debit, credit, rollback, get_balance, and launch's open_session,
+-- activate_session, fail_session) are SECURITY DEFINER functions owned by casino_owner, a role
+-- that never logs in; they are all casino_app may call, and they pin their search_path
+-- (sql/casino/grants.sql grants EXECUTE on exactly the SECURITY DEFINER functions of this
+-- schema). They refuse NULL where the contract has no null and amounts outside its ranges, so
+-- a caller holding the role's password has no call the HTTP API refuses. The helpers they call
+-- on every callback are neither (a SET clause or SECURITY DEFINER keeps the planner from
+-- inlining a SQL function, and a SET clause costs every call a GUC save and restore); they run
+-- as the owner inside the entry point, name every table by its schema, the SQL ones are inlined
+-- into their caller's plan, and nobody but the migrating admin can create an object that would
+-- shadow a name (sql/database.sql). casino_app cannot call them.
 --
 -- Every callback function returns (status, body, replayed): the HTTP status, the exact
 -- response body text, and whether it is a replay of a stored response - one that another
@@ -78,17 +84,29 @@ END $$;
 -- The session behind a token, whatever its expiry; only active (launched) sessions count.
 -- Plain SQL without a SET clause: inlined into the callback's own (cached) plan, not planned
 -- again on every call as a SQL function that cannot be inlined is.
+-- game_disabled: the session's game was deactivated or its provider disabled after the launch
+-- (a debit's GAME_DISABLED; credits and rollbacks still settle).
 CREATE FUNCTION ledger.session_by_token(p_token_hash BYTEA)
 RETURNS TABLE (session_id UUID, user_id UUID, wallet_id BIGINT, provider_id BIGINT,
-               currency TEXT, expired BOOLEAN, blocked BOOLEAN, min_bet BIGINT, max_bet BIGINT)
+               currency TEXT, expired BOOLEAN, blocked BOOLEAN, min_bet BIGINT, max_bet BIGINT,
+               game_disabled BOOLEAN)
 LANGUAGE sql STABLE AS $$
     SELECT gs.id, gs.user_id, gs.wallet_id, gs.provider_id, gs.currency::text,
-           gs.expires_at <= pg_catalog.now(), u.status = 'blocked', g.min_bet, g.max_bet
+           gs.expires_at <= pg_catalog.now(), u.status = 'blocked', g.min_bet, g.max_bet,
+           NOT g.active OR p.disabled
       FROM public.casino_game_sessions gs
       JOIN public.casino_users u ON u.id = gs.user_id
       JOIN public.casino_games g ON g.id = gs.game_id
+      JOIN public.casino_game_providers p ON p.id = gs.provider_id
      WHERE gs.token_hash = p_token_hash AND gs.status = 'active'
 $$;
+
+-- The largest balance (2^53 - 1, docs/protocol.md §3 BALANCE_LIMIT_EXCEEDED; the wallets'
+-- CHECK playable_balance_within_limit). Inlined.
+CREATE FUNCTION ledger.balance_limit() RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
+    SELECT 9007199254740991::BIGINT
+$$;
+
 
 -- The providers holding a transactionId. An unknown token names no provider (and the
 -- callback signature is not per provider), so every provider is probed: one lookup per

@@ -3,12 +3,15 @@
 -- DROP FUNCTION of its own.
 CREATE FUNCTION ledger.get_balance(p_token_hash BYTEA,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
     v_wallet RECORD;
 BEGIN
     replayed := false;
+    IF p_token_hash IS NULL THEN
+        RAISE EXCEPTION 'ledger.get_balance: the token hash is NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(NULL);

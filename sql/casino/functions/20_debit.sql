@@ -9,7 +9,7 @@ CREATE FUNCTION ledger.debit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
     v_hash BYTEA;
@@ -23,6 +23,11 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
+    -- What the HTTP API never passes (docs/protocol.md §1): raised, nothing stored.
+    IF p_token_hash IS NULL OR p_transaction_id IS NULL OR p_round IS NULL OR p_currency IS NULL
+       OR p_amount IS NULL OR p_amount NOT BETWEEN 1 AND 1000000000000 THEN
+        RAISE EXCEPTION 'ledger.debit: an argument is NULL or out of range' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
@@ -42,6 +47,9 @@ BEGIN
         v_code := 'SESSION_EXPIRED';
     ELSIF v_session.blocked THEN
         v_code := 'PLAYER_BLOCKED';
+    ELSIF v_session.game_disabled THEN
+        -- The session's game or provider was switched off after the launch (docs/protocol.md §10).
+        v_code := 'GAME_DISABLED';
     ELSIF p_currency <> v_session.currency THEN
         v_code := 'CURRENCY_MISMATCH';
     ELSE

@@ -8,7 +8,7 @@ CREATE FUNCTION ledger.credit(
     p_token_hash BYTEA, p_transaction_id TEXT, p_round TEXT, p_amount BIGINT, p_currency TEXT,
     p_bet TEXT, p_closed BOOLEAN, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
     v_hash BYTEA;
@@ -21,6 +21,11 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
+    -- What the HTTP API never passes (docs/protocol.md §1): raised, nothing stored.
+    IF p_token_hash IS NULL OR p_transaction_id IS NULL OR p_round IS NULL OR p_currency IS NULL
+       OR p_closed IS NULL OR p_amount IS NULL OR p_amount NOT BETWEEN 0 AND 1000000000000 THEN
+        RAISE EXCEPTION 'ledger.credit: an argument is NULL or out of range' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
@@ -61,6 +66,10 @@ BEGIN
                              AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
                 v_code := 'BET_ROLLED_BACK';
             END IF;
+        END IF;
+        IF v_code IS NULL AND p_amount > ledger.balance_limit() - v_wallet.playable_balance THEN
+            -- Last in the order: the balance would pass 2^53 - 1 (stored, like every refusal).
+            v_code := 'BALANCE_LIMIT_EXCEEDED';
         END IF;
         IF v_code IS NULL AND NOT v_round_found THEN
             -- A win without a bet opens the round, with its flags. A conflict is another

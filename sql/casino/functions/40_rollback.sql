@@ -8,7 +8,7 @@
 CREATE FUNCTION ledger.rollback(
     p_token_hash BYTEA, p_transaction_id TEXT, p_bet TEXT, p_round TEXT, p_invocation UUID DEFAULT NULL,
     OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     v_session RECORD;
     v_hash BYTEA;
@@ -22,6 +22,10 @@ DECLARE
     v_rec RECORD;
 BEGIN
     replayed := false;
+    -- What the HTTP API never passes (docs/protocol.md §1): raised, nothing stored.
+    IF p_token_hash IS NULL OR p_transaction_id IS NULL OR p_bet IS NULL THEN
+        RAISE EXCEPTION 'ledger.rollback: an argument is NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO v_session FROM ledger.session_by_token(p_token_hash);
     IF NOT FOUND THEN
         SELECT * INTO status, body FROM ledger.unknown_session(p_transaction_id);
@@ -84,8 +88,13 @@ BEGIN
                                    WHERE t.provider_id = v_session.provider_id AND t.bet_transaction_id = p_bet
                                      AND t.kind = 'rollback' AND t.status = 'accepted' AND t.amount > 0) THEN
                 -- Refund once: a rollback that already refunded this bet makes this one a no-op.
-                v_refund := v_bet.amount;
-                v_refund_redeemable := -v_bet.redeemable_delta;
+                IF v_bet.amount > ledger.balance_limit() - v_wallet.playable_balance THEN
+                    -- Wins of other rounds took the balance near 2^53 - 1 meanwhile (docs/protocol.md §10).
+                    v_code := 'BALANCE_LIMIT_EXCEEDED';
+                ELSE
+                    v_refund := v_bet.amount;
+                    v_refund_redeemable := -v_bet.redeemable_delta;
+                END IF;
             END IF;
             -- A rejected bet, or one already rolled back: 200, nothing moves.
         END IF;

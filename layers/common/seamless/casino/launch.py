@@ -57,37 +57,35 @@ def provider_client(settings: CasinoSettings, secret_ref: str, *, read_timeout: 
     )
 
 
+#: open_session's refusals (sql/casino/functions/50_sessions.sql)
+_REFUSALS: dict[str, type[errors.ApiError]] = {
+    "USER_NOT_FOUND": errors.UserNotFound,
+    "PLAYER_BLOCKED": errors.PlayerBlocked,
+    "WALLET_NOT_FOUND": errors.WalletNotFound,
+    "GAME_NOT_FOUND": errors.GameNotFound,
+}
+
+
 def _create_session(
     conn: psycopg.Connection, req: LaunchGameRequest, session_id: str, token: str, ttl: int
 ) -> tuple[dict[str, Any], datetime]:
-    with conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        row = cur.execute(
-            queries.LAUNCH_LOOKUP, {"user_id": req.user_id, "game_id": req.game_id, "currency": req.currency}
-        ).fetchone()
-        if row is None:
-            raise errors.UserNotFound()
-        if row["user_status"] == "blocked":
-            raise errors.PlayerBlocked()
-        if row["wallet_id"] is None:
-            raise errors.WalletNotFound()
-        if row["game_id"] is None or not row["game_active"] or row["provider_disabled"]:
-            raise errors.GameNotFound()
-        created = cur.execute(
-            queries.CREATE_SESSION,
-            {
-                "id": session_id,
-                "token_hash": token_hash(token),
-                "user_id": req.user_id,
-                "wallet_id": row["wallet_id"],
-                "game_id": row["game_id"],
-                "provider_id": row["provider_id"],
-                "currency": req.currency,
-                "ttl": ttl,
-            },
-        ).fetchone()
-        assert created is not None  # INSERT ... RETURNING always returns the row
-    return row, created["expires_at"]
+    cur = conn.cursor(row_factory=dict_row)
+    row = cur.execute(
+        queries.OPEN_SESSION,
+        {
+            "id": session_id,
+            "token_hash": token_hash(token),
+            "user_id": req.user_id,
+            "game_id": req.game_id,
+            "currency": req.currency,
+            "ttl": ttl,
+        },
+    ).fetchone()
+    if row is None:
+        raise errors.InternalError()
+    if row["code"] is not None:
+        raise _REFUSALS[row["code"]]()
+    return row, row["expires_at"]
 
 
 def launch(req: LaunchGameRequest) -> Launch:
@@ -123,7 +121,7 @@ def launch(req: LaunchGameRequest) -> Launch:
             {"id": session_id, "provider_session_id": answer["providerSessionId"], "launch_url": answer["launchUrl"]},
         ).fetchone(),
     )
-    if balance_row is None:
+    if balance_row is None or balance_row[0] is None:
         raise errors.InternalError()
     return Launch(
         session_id,

@@ -13,35 +13,21 @@ ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %
 # ------------------------------------------------------------------ casino: sessions
 # (casino role; never touches provider_* tables)
 
-LAUNCH_LOOKUP = """
-SELECT u.status AS user_status,
-       w.id AS wallet_id,
-       g.id AS game_id, g.provider_game_id, g.active AS game_active,
-       p.id AS provider_id, p.api_base_url, p.secret_ref, p.disabled AS provider_disabled
-  FROM casino_users u
-  LEFT JOIN casino_wallets w ON w.user_id = u.id AND w.currency = %(currency)s
-  LEFT JOIN casino_games g ON g.id = %(game_id)s
-  LEFT JOIN casino_game_providers p ON p.id = g.provider_id
- WHERE u.id = %(user_id)s
-"""
-
-CREATE_SESSION = """
-INSERT INTO casino_game_sessions (id, token_hash, user_id, wallet_id, game_id, provider_id, currency,
-                                  status, expires_at)
-VALUES (%(id)s, %(token_hash)s, %(user_id)s, %(wallet_id)s, %(game_id)s, %(provider_id)s, %(currency)s,
-        'pending', now() + make_interval(secs => %(ttl)s))
-RETURNING expires_at
+# launchGame's session writes are ledger functions too (sql/casino/functions/50_sessions.sql):
+# casino_app writes no table itself. open_session checks player, wallet and game and creates the
+# pending session, its expiry computed by the database from the TTL asked for.
+OPEN_SESSION = """
+SELECT code, provider_game_id, api_base_url, secret_ref, expires_at
+  FROM ledger.open_session(p_session_id => %(id)s, p_token_hash => %(token_hash)s, p_user => %(user_id)s,
+                           p_game => %(game_id)s, p_currency => %(currency)s, p_ttl_seconds => %(ttl)s)
 """
 
 ACTIVATE_SESSION = """
-UPDATE casino_game_sessions s
-   SET status = 'active', provider_session_id = %(provider_session_id)s, launch_url = %(launch_url)s
-  FROM casino_wallets w
- WHERE s.id = %(id)s AND s.status = 'pending' AND w.id = s.wallet_id
-RETURNING w.playable_balance
+SELECT ledger.activate_session(p_session_id => %(id)s, p_provider_session_id => %(provider_session_id)s,
+                               p_launch_url => %(launch_url)s)
 """
 
-FAIL_SESSION = "UPDATE casino_game_sessions SET status = 'failed' WHERE id = %s AND status = 'pending'"
+FAIL_SESSION = "SELECT ledger.fail_session(p_session_id => %s)"
 
 SESSION_BALANCE = """
 SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w.id = s.wallet_id WHERE s.id = %s
@@ -52,11 +38,20 @@ SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w
 # provider table so the (provider_id, ...) indexes serve the lookup. Opening deposits and
 # in-flight rows are not transactions of the protocol. A rollback that named no roundId is
 # shown in its bet's round (and found by it). Never selects a session token or its hash.
+# Pages: oldest first by (created_at, id), the rows after the cursor's (after_at, after_id)
+# when one is given, at most %(rows)s of them (the caller asks for one more than a page, to
+# know whether another page follows).
 
 _TRANSACTION_COLUMNS = """
        t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
        COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
        t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url
+"""
+
+_PAGE = """
+   AND (%(after_at)s::timestamptz IS NULL OR (t.created_at, t.id) > (%(after_at)s::timestamptz, %(after_id)s::bigint))
+ ORDER BY t.created_at, t.id
+ LIMIT %(rows)s
 """
 
 TRANSACTIONS_BY_ID = f"""
@@ -67,8 +62,8 @@ SELECT {_TRANSACTION_COLUMNS}
   LEFT JOIN casino_transactions b
          ON t.round_id IS NULL AND b.provider_id = t.provider_id AND b.transaction_id = t.bet_transaction_id
  WHERE t.kind <> 'deposit' AND t.status <> 'pending'
- ORDER BY t.created_at, t.id
-"""
+   AND (%(round_id)s::text IS NULL OR COALESCE(t.round_id, b.round_id) = %(round_id)s::text)
+{_PAGE}"""
 
 TRANSACTIONS_BY_ROUND = f"""
 WITH in_round AS (
@@ -91,8 +86,7 @@ SELECT {_TRANSACTION_COLUMNS}
   LEFT JOIN casino_transactions b
          ON t.round_id IS NULL AND b.provider_id = t.provider_id AND b.transaction_id = t.bet_transaction_id
  WHERE t.kind <> 'deposit' AND t.status <> 'pending'
- ORDER BY t.created_at, t.id
-"""
+{_PAGE}"""
 
 #: whether the provider whose callbacks this deployment verifies may still sign the seed way
 #: (docs/protocol.md §2, §10.4); read before the body is parsed, only for a seed-shaped header

@@ -24,7 +24,9 @@ class CasinoSettings(CommonSettings):
     #: the provider whose callbacks CASINO_SECRET verifies: its casino_game_providers row says
     #: whether the seed-compatible signature is still accepted (docs/protocol.md §10.4)
     callback_provider_code: str = "jaqpot"
-    session_ttl_seconds: int = Field(default=1800, ge=1)
+    #: at most the ledger's session_ttl_max_seconds (86,400; the database computes the expiry
+    #: and refuses a longer one: sql/casino/functions/50_sessions.sql)
+    session_ttl_seconds: int = Field(default=1800, ge=1, le=86_400)
     casino_code: str = "demo-casino"
     http_read_timeout_simulate_seconds: float = Field(default=25.0, gt=0)
     #: simulateRound leaves itself this much of its Lambda time to answer after the provider

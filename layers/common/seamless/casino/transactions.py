@@ -4,8 +4,10 @@ casino_* tables); a session token or its hash is never selected."""
 
 from __future__ import annotations
 
+import base64
+import re
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -50,18 +52,52 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
     ).model_dump(by_alias=True)
 
 
+#: a cursor is the last listed row's (created_at, id): base64url of "v1.<microseconds since the
+#: epoch>.<id>". Opaque to clients (§6): only a position, checked when decoded, never trusted for
+#: anything but where the next page starts (the filter is always the request's own).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"v1\.(-?[0-9]{1,18})\.([0-9]{1,19})")
+BAD_CURSOR = "Must be the nextCursor of a previous page."
+
+
+def encode_cursor(created_at: datetime, row_id: int) -> str:
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"v1.{micros}.{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        match = _CURSOR.fullmatch(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii"))
+        if match is None or int(match.group(2)) >= 2**63:
+            raise ValueError(cursor)
+        return _EPOCH + timedelta(microseconds=int(match.group(1))), int(match.group(2))
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        raise errors.ValidationError(PARAMS_INVALID, details=[{"field": "after", "message": BAD_CURSOR}]) from None
+
+
 def lookup(query: TransactionsQuery) -> dict[str, Any]:
     if query.transaction_id is None and query.round_id is None:
         raise errors.ValidationError(
             PARAMS_INVALID,
             details=[{"field": "transactionId", "message": ONE_REQUIRED}, {"field": "roundId", "message": ONE_REQUIRED}],
         )
+    after_at, after_id = decode_cursor(query.after) if query.after is not None else (None, None)
+    params = {
+        "transaction_id": query.transaction_id,
+        "round_id": query.round_id,
+        "after_at": after_at,
+        "after_id": after_id,
+        "rows": query.limit + 1,  # one more than a page: is there a next one?
+    }
 
     def read(conn: Any) -> list[dict[str, Any]]:
         cur = conn.cursor(row_factory=dict_row)
-        if query.transaction_id is not None:
-            rows = cur.execute(queries.TRANSACTIONS_BY_ID, {"transaction_id": query.transaction_id}).fetchall()
-            return [r for r in rows if query.round_id is None or r["round_id"] == query.round_id]
-        return cur.execute(queries.TRANSACTIONS_BY_ROUND, {"round_id": query.round_id}).fetchall()
+        sql = queries.TRANSACTIONS_BY_ID if query.transaction_id is not None else queries.TRANSACTIONS_BY_ROUND
+        return cur.execute(sql, params).fetchall()
 
-    return {"transactions": [_record(row) for row in db.run_idempotent(CASINO_ROLE, read)]}
+    rows = db.run_idempotent(CASINO_ROLE, read)
+    page, more = rows[: query.limit], len(rows) > query.limit
+    return {
+        "transactions": [_record(row) for row in page],
+        "nextCursor": encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None,
+    }

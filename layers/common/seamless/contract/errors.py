@@ -64,6 +64,11 @@ class PlayerBlocked(ApiError):
     message = "The player is blocked."
 
 
+class GameDisabled(ApiError):
+    status, code, stored = 403, "GAME_DISABLED", True
+    message = "The session's game was deactivated or its provider disabled; no new bets are accepted."
+
+
 class SessionNotFound(ApiError):
     status, code = 404, "SESSION_NOT_FOUND"
     message = "No game session matches this session token."
@@ -132,6 +137,11 @@ class RoundMismatch(ApiError):
 class BetLimitExceeded(ApiError):
     status, code, stored = 409, "BET_LIMIT_EXCEEDED", True
     message = "The amount is outside the game's bet limits."
+
+
+class BalanceLimitExceeded(ApiError):
+    status, code, stored = 409, "BALANCE_LIMIT_EXCEEDED", True
+    message = "The balance would exceed 9007199254740991, the largest balance a wallet may hold."
 
 
 class PayloadTooLarge(ApiError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -159,12 +159,30 @@ class ProviderSimulateRequest(RoundSpec):
 # ------------------------------------------------------------------ support (GET: query string, path)
 
 
+def _page_limit(value: object) -> object:
+    """A query string's limit: decimal digits only (no sign, space, '1.0' or '1_0', which a
+    lax integer parse would take), then the range check of the field."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 3:
+            raise PydanticCustomError("page_limit", "Must be a whole number from 1 to 500.")
+        return int(value)
+    return value
+
+
+#: one page of a listing (§6): 1 … 500 rows, default 100
+PageLimit = Annotated[int, BeforeValidator(_page_limit), Field(ge=1, le=500)]
+#: the previous page's nextCursor, opaque to the client (the casino decodes and checks it)
+PageCursor = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class TransactionsQuery(WireModel):
     """GET /casino/transactions (§6): at least one of the two (checked by the casino, which
-    names both fields when neither is given)."""
+    names both fields when neither is given); pages of `limit` rows after the cursor `after`."""
 
     transaction_id: ProviderId | None = None
     round_id: ProviderId | None = None
+    limit: PageLimit = 100
+    after: PageCursor | None = None
 
 
 #: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
@@ -297,6 +315,7 @@ class TransactionRecord(ResponseModel):
 
 class TransactionsResponse(ResponseModel):
     transactions: list[TransactionRecord]
+    next_cursor: str | None = Field(description="`after` for the next page; null on the last page")
 
 
 class LedgerExportLine(ResponseModel):
