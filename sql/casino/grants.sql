@@ -17,6 +17,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA public FROM casino_app;
 -- Read only: players, games, providers (their api_base_url decides where live session tokens
 -- are sent), the error catalogue.
 GRANT SELECT ON casino_users, casino_games, casino_game_providers, casino_error_catalog TO casino_app;
+-- Read only: the currencies served and the bet limits per game and currency (migration 0008).
+GRANT SELECT ON casino_currencies, casino_game_limits TO casino_app;
 
 -- Wallets: only their balances move; never created, deleted or moved to another player.
 GRANT SELECT, UPDATE (playable_balance, redeemable_balance, updated_at) ON casino_wallets TO casino_app;

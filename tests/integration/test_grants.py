@@ -256,6 +256,8 @@ UNPINNED = {
     "ledger.stored_answer(bigint,text,bytea,uuid)",
     "ledger.lock_bet_id(bigint,text)",
     "ledger.tombstones(bigint,text)",
+    "ledger.debit_credit_hash(uuid,text,text,bigint,boolean,text,text,bigint)",
+    "ledger.win_redeemable(bigint,bigint,bigint)",
     "ledger.error_body(text,jsonb)",
     "ledger.record(bigint,text,text,bytea,uuid,uuid,bigint,text,text,bigint,boolean,boolean,uuid,text,jsonb,bigint,bigint,"
     "bigint,bigint,text)",
@@ -309,6 +311,8 @@ CASINO_TABLE_GRANTS = {
     "casino_games": {"SELECT"},
     "casino_game_providers": {"SELECT"},
     "casino_error_catalog": {"SELECT"},
+    "casino_currencies": {"SELECT"},
+    "casino_game_limits": {"SELECT"},
     "casino_wallets": {"SELECT"},
     "casino_game_sessions": {"SELECT"},
     "casino_transactions": {"SELECT"},

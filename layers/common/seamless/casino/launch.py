@@ -38,6 +38,7 @@ class Launch:
     expires_at: datetime
     provider_url: str
     provider_secret_ref: str
+    currency_decimals: int = 2
 
     def response(self) -> dict[str, Any]:
         return LaunchGameResponse(
@@ -47,6 +48,7 @@ class Launch:
             launch_url=self.launch_url,
             balance=self.balance,
             currency=self.currency,
+            currency_decimals=self.currency_decimals,
             expires_at=self.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         ).model_dump(by_alias=True)
 
@@ -73,6 +75,8 @@ def _create_session(
             raise errors.WalletNotFound()
         if row["game_id"] is None or not row["game_active"] or row["provider_disabled"]:
             raise errors.GameNotFound()
+        if not row["currency_supported"]:
+            raise errors.CurrencyNotSupported()
         created = cur.execute(
             queries.CREATE_SESSION,
             {
@@ -105,6 +109,7 @@ def launch(req: LaunchGameRequest) -> Launch:
             "gameId": row["provider_game_id"],
             "currency": req.currency,
             "casinoCode": settings.casino_code,
+            "currencyDecimals": row["currency_decimals"],
         },
         # /provider/launch is not idempotent: a retry would leave an orphan provider session
         # holding a live token. One attempt; a failure is a 502 and the session stays unusable.
@@ -135,6 +140,7 @@ def launch(req: LaunchGameRequest) -> Launch:
         expires_at,
         row["api_base_url"].rstrip("/"),
         row["secret_ref"],
+        row["currency_decimals"],
     )
 
 

@@ -17,11 +17,14 @@ LAUNCH_LOOKUP = """
 SELECT u.status AS user_status,
        w.id AS wallet_id,
        g.id AS game_id, g.provider_game_id, g.active AS game_active,
-       p.id AS provider_id, p.api_base_url, p.secret_ref, p.disabled AS provider_disabled
+       p.id AS provider_id, p.api_base_url, p.secret_ref, p.disabled AS provider_disabled,
+       c.exponent AS currency_decimals, l.game_id IS NOT NULL AS currency_supported
   FROM casino_users u
   LEFT JOIN casino_wallets w ON w.user_id = u.id AND w.currency = %(currency)s
   LEFT JOIN casino_games g ON g.id = %(game_id)s
   LEFT JOIN casino_game_providers p ON p.id = g.provider_id
+  LEFT JOIN casino_currencies c ON c.code = w.currency
+  LEFT JOIN casino_game_limits l ON l.game_id = g.id AND l.currency = w.currency
  WHERE u.id = %(user_id)s
 """
 
@@ -56,7 +59,8 @@ SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w
 _TRANSACTION_COLUMNS = """
        t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
        COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
-       t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url
+       t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url,
+       abs(t.redeemable_delta) AS redeemable_amount
 """
 
 TRANSACTIONS_BY_ID = f"""
@@ -93,3 +97,8 @@ SELECT {_TRANSACTION_COLUMNS}
  WHERE t.kind <> 'deposit' AND t.status <> 'pending'
  ORDER BY t.created_at, t.id
 """
+
+# ------------------------------------------------------------------ casino: one-call rounds
+# (POST /casino/debitCredit, docs/protocol.md §4b; sql/casino/functions/25_debit_credit.sql)
+
+DEBIT_CREDIT = "SELECT status, body, replayed FROM ledger.debit_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"

@@ -134,6 +134,11 @@ class BetLimitExceeded(ApiError):
     message = "The amount is outside the game's bet limits."
 
 
+class CurrencyNotSupported(ApiError):
+    status, code = 409, "CURRENCY_NOT_SUPPORTED"
+    message = "The game has no bet limits for this currency."
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
     message = "The request body is larger than 65536 bytes."
