@@ -162,6 +162,7 @@ def reconcile(url: str) -> Reconciliation:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.cursor(row_factory=dict_row).execute((CHECKS / "reconcile.sql").read_text()).fetchall()
         violations = [row[0] for row in conn.execute((CHECKS / "violations.sql").read_text())]
+        violations += [row[0] for row in conn.execute((CHECKS / "funding.sql").read_text())]
         stored = [cls.code for cls in errors.catalog() if cls.stored]
         mismatches = [
             row[0]

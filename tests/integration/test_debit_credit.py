@@ -271,3 +271,27 @@ def test_funding_split_of_huge_amounts_does_not_overflow(database_url):
     assert wallet(database_url, user)[1] == 999_999_999_999 - 99_999 + 999_990_000_000
     with admin_conn(database_url) as conn:
         assert fetch_one(conn, "SELECT count(*) FROM casino_wallets WHERE redeemable_balance > playable_balance")[0] == 0
+
+
+def test_the_funding_check_passes_and_catches_a_bonus_funded_win_paid_as_cash(database_url, player):
+    """sql/checks/funding.sql (part of reconcile): empty over the ledger the tests wrote; a win
+    row paying its bonus-funded bet's win as cash is reported (planted in a transaction that is
+    rolled back)."""
+    from devtools.admin import CHECKS
+
+    user, token = player
+    body = debit_credit_body(token, 4_000, 1_000)  # all bonus-funded: the win is all bonus
+    assert debit_credit(body).status == 200
+    check = (CHECKS / "funding.sql").read_text()
+    with admin_conn(database_url) as conn:
+        assert conn.execute(check).fetchall() == []
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "INSERT INTO casino_transactions (provider_id, transaction_id, kind, status, user_id, wallet_id, "
+                "round_id, bet_transaction_id, amount, playable_delta, redeemable_delta) "
+                "SELECT provider_id, %s, 'credit', 'accepted', user_id, wallet_id, round_id, transaction_id, 1000, 1000, 1000 "
+                "FROM casino_transactions WHERE transaction_id = %s",
+                (new_id("planted"), body["transactionId"]),
+            )
+            [violation] = conn.execute(check).fetchall()
+    assert "paid 1000 redeemable of 1000" in violation[0] and "gives 0" in violation[0]
