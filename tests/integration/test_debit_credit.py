@@ -295,3 +295,23 @@ def test_the_funding_check_passes_and_catches_a_bonus_funded_win_paid_as_cash(da
             )
             [violation] = conn.execute(check).fetchall()
     assert "paid 1000 redeemable of 1000" in violation[0] and "gives 0" in violation[0]
+
+
+@pytest.mark.parametrize("one_call", [False, True])
+def test_the_documented_worked_example(database_url, one_call):
+    """docs/currencies.md's worked example, as two calls and as one debitCredit."""
+    user = make_player(database_url, 100_000, 40_000)
+    token = new_session(database_url, user)
+    rnd, bet = new_id("round"), new_id("bet")
+    if one_call:
+        r = debit_credit(debit_credit_body(token, 90_000, 100_000, roundId=rnd, transactionId=bet))
+        assert (r.json["balance"], r.json["redeemableBalance"]) == (110_000, 43_333)
+    else:
+        d = {"sessionToken": token, "transactionId": bet, "roundId": rnd, "amount": 90_000, "currency": "USD"}
+        assert call("/casino/debit", d).json["redeemableBalance"] == 10_000
+        w = dict(d, transactionId=new_id("win"), amount=100_000, betTransactionId=bet, roundClosed=True)
+        assert call("/casino/credit", w).json["redeemableBalance"] == 43_333
+    assert wallet(database_url, user) == (110_000, 43_333)
+    with admin_conn(database_url) as conn:
+        parts = conn.execute("SELECT redeemable_delta FROM casino_transactions WHERE round_id = %s ORDER BY id", (rnd,)).fetchall()
+    assert parts == [(-30_000,), (33_333,)]
