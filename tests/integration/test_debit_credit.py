@@ -313,5 +313,7 @@ def test_the_documented_worked_example(database_url, one_call):
         assert call("/casino/credit", w).json["redeemableBalance"] == 43_333
     assert wallet(database_url, user) == (110_000, 43_333)
     with admin_conn(database_url) as conn:
-        parts = conn.execute("SELECT redeemable_delta FROM casino_transactions WHERE round_id = %s ORDER BY id", (rnd,)).fetchall()
+        parts = conn.execute(
+            "SELECT redeemable_delta FROM casino_transactions WHERE round_id = %s ORDER BY id", (rnd,)
+        ).fetchall()
     assert parts == [(-30_000,), (33_333,)]

@@ -37,6 +37,8 @@ DEFECTS: dict[str, tuple[type[bw.Proxy], set[str]]] = {
     "accepts a late bet after a tombstone": (bw.AcceptsLateBets, {"tombstone.late-bet", "order.debit-rules"}),
     "refunds a bet twice": (bw.RefundsTwice, {"rollback.refund-once"}),
     "verifies a re-serialised body": (bw.VerifiesReserialisedBody, {"signature.raw-bytes", "signature.altered-body"}),
+    "applies the stake without the win": (bw.AppliesStakeWithoutWin, {"debitCredit.both-legs"}),
+    "pays a bonus-funded win as cash": (bw.PaysBonusWinAsCash, {"funding.proportional-split"}),
     "answers 500 to bad input": (
         bw.FailsOnBadInput,
         {"validation.debit", "validation.credit", "validation.rollback", "validation.getBalance", "order.size-signature-schema"},
@@ -139,6 +141,8 @@ def test_report_files(green, tmp_path):
         one
     )
     assert set(data["latencyMs"]["all"]) == {"count", "p50", "p95", "p99", "max"}
+    # money shown through the exponent launchGame gave (currencyDecimals), never divided by 100
+    assert data["currencyDecimals"] == 2 and data["stakeShown"] == "1.00 USD" and "stake 1.00 USD" in texts["markdown"]
     for name in KNOWN_CASINO_DEFECTS:
         failure = next(c for c in data["checks"] if c["name"] == name)
         assert failure["evidence"] and failure["message"]
