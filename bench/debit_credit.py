@@ -54,7 +54,8 @@ def main() -> int:
                 token = f"bench-token-{i:08d}-0000000000000000000000000000"
                 fixtures.create_session(conn, token, user, "USD")
                 tokens.append(token)
-        two, one = [], []
+        two: list[float] = []
+        one: list[float] = []
         for i in range(2 * N + 20):
             tok, rnd = tokens[i], f"bench-round-{i}"
             start = time.perf_counter()
