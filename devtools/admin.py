@@ -23,6 +23,7 @@ from .fixtures import (  # noqa: F401 - re-exported: the seed ids are part of ad
     DEV_SESSION_TOKEN,
     GAME,
     GAME_CODE,
+    GAME_LIMITS,
     GAME_MAX_BET,
     GAME_MIN_BET,
     INACTIVE_GAME,
@@ -63,6 +64,12 @@ def seed(url: str, *, quiet: bool = False) -> None:
                             VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
                 (game_id, provider_id, code, name, GAME_MIN_BET, GAME_MAX_BET, active),
             )
+            for currency, (min_bet, max_bet) in GAME_LIMITS.items():
+                conn.execute(
+                    """INSERT INTO casino_game_limits (game_id, currency, min_bet, max_bet)
+                                VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                    (game_id, currency, min_bet, max_bet),
+                )
             conn.execute(
                 """INSERT INTO provider_games (code, name, active) VALUES (%s, %s, %s)
                             ON CONFLICT (code) DO NOTHING""",
@@ -90,6 +97,12 @@ def seed(url: str, *, quiet: bool = False) -> None:
         create_provider_session(conn, DEV_PROVIDER_SESSION_ID, ALICE, DEV_SESSION_TOKEN)
     if not quiet:
         print("seed: players alice, bob, carol; games; provider jaqpot; casino demo-casino", file=sys.stderr)
+
+
+def currency_exponents(url: str) -> dict[str, int]:
+    """Every currency the casino serves and its exponent (casino_currencies), for showing money."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return dict(conn.execute("SELECT code, exponent FROM casino_currencies").fetchall())
 
 
 def reset(url: str, *, local_ok: bool) -> None:
@@ -149,6 +162,7 @@ def reconcile(url: str) -> Reconciliation:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.cursor(row_factory=dict_row).execute((CHECKS / "reconcile.sql").read_text()).fetchall()
         violations = [row[0] for row in conn.execute((CHECKS / "violations.sql").read_text())]
+        violations += [row[0] for row in conn.execute((CHECKS / "funding.sql").read_text())]
         stored = [cls.code for cls in errors.catalog() if cls.stored]
         mismatches = [
             row[0]

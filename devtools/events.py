@@ -58,6 +58,19 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
         },
         ("X-Casino-Signature", CASINO_SECRET),
     ),
+    "debitCredit": (
+        "DebitCreditFunction",
+        {
+            "sessionToken": DEV_SESSION_TOKEN,
+            "transactionId": "evt-betwin-bet-1",
+            "winTransactionId": "evt-betwin-win-1",
+            "roundId": "evt-betwin-round-1",
+            "currency": "USD",
+            "amount": 100,
+            "winAmount": 250,
+        },
+        ("X-Casino-Signature", CASINO_SECRET),
+    ),
     "rollback": (
         "RollbackFunction",
         {"sessionToken": DEV_SESSION_TOKEN, "transactionId": "evt-rollback-1", "betTransactionId": "evt-late-bet-1"},

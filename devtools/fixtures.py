@@ -21,14 +21,21 @@ CAROL = "33333333-3333-4333-8333-333333333333"
 GAME = "99999999-9999-4999-8999-999999999991"
 INACTIVE_GAME = "99999999-9999-4999-8999-999999999992"
 GAME_CODE = "book-of-jaqpot"
-#: the seeded games' bet limits (casino_games.min_bet / max_bet)
+#: the seeded games' USD bet limits (also casino_games.min_bet / max_bet, no longer read by the checks)
 GAME_MIN_BET, GAME_MAX_BET = 1, 100_000
 INACTIVE_GAME_CODE = "classic-fruits"
+#: the seeded games' bet limits per currency (casino_game_limits), in that currency's minor units
+GAME_LIMITS = {"USD": (1, 100_000), "EUR": (1, 100_000), "JPY": (1, 100_000), "BTC": (100, 1_000_000)}
 PROVIDER_CODE = "jaqpot"
 CASINO_CODE = "demo-casino"
 #: (user id, username, status, [(currency, playable, redeemable), ...])
 PLAYERS = (
-    (ALICE, "alice", "active", [("USD", 1_000_000, 900_000), ("EUR", 50_000, 50_000)]),
+    (
+        ALICE,
+        "alice",
+        "active",
+        [("USD", 1_000_000, 900_000), ("EUR", 50_000, 50_000), ("JPY", 1_000_000, 1_000_000), ("BTC", 100_000_000, 100_000_000)],
+    ),
     (BOB, "bob", "active", [("USD", 1_000, 1_000)]),
     (CAROL, "carol", "blocked", [("USD", 100_000, 100_000)]),
 )

@@ -66,6 +66,7 @@ EXAMPLE_TRANSACTIONS = {
             "betTransactionId": None,
             "balanceAfter": 999000,
             "errorCode": None,
+            "redeemableAmount": 0,
             "createdAt": "2026-11-24T12:00:00.104Z",
             "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
         },
@@ -80,6 +81,7 @@ EXAMPLE_TRANSACTIONS = {
             "betTransactionId": None,
             "balanceAfter": None,
             "errorCode": "BET_LIMIT_EXCEEDED",
+            "redeemableAmount": 0,
             "createdAt": "2026-11-24T12:00:00.151Z",
             "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
         },
@@ -94,6 +96,7 @@ EXAMPLE_TRANSACTIONS = {
             "betTransactionId": f"{EXAMPLE_ROUND}:bet:0",
             "balanceAfter": 1001500,
             "errorCode": None,
+            "redeemableAmount": 0,
             "createdAt": "2026-11-24T12:00:00.198Z",
             "roundUrl": f"http://127.0.0.1:3000/provider/rounds/{EXAMPLE_ROUND}",
         },
@@ -168,6 +171,30 @@ OPERATIONS: dict[str, Operation] = {
         ],
         "provider callbacks",
     ),
+    "/casino/debitCredit": Operation(
+        "Take a bet and pay its win in one call (a whole round)",
+        m.DebitCreditRequest,
+        m.DebitCreditResponse,
+        "casinoSignature",
+        CALLBACK_ERRORS
+        + [
+            "INSUFFICIENT_FUNDS",
+            "SESSION_EXPIRED",
+            "PLAYER_BLOCKED",
+            "CURRENCY_MISMATCH",
+            "BET_ROLLED_BACK",
+            "ROUND_MISMATCH",
+            "ROUND_CLOSED",
+            "BET_LIMIT_EXCEEDED",
+        ],
+        "provider callbacks",
+        description=(
+            "The debit with all of its rules (§4's order), then the win as a credit naming this bet; both or neither "
+            "(§4b). Idempotent by `transactionId`; `winTransactionId` is reserved with it (used anywhere else, or equal "
+            "to `transactionId`: 409 TRANSACTION_ID_CONFLICT). `roundClosed` defaults to true. A rollback of its bet is "
+            "409 BET_ALREADY_SETTLED."
+        ),
+    ),
     "/casino/credit": Operation(
         "Pay a win or settle a round",
         m.CreditRequest,
@@ -195,6 +222,7 @@ OPERATIONS: dict[str, Operation] = {
             "USER_NOT_FOUND",
             "WALLET_NOT_FOUND",
             "GAME_NOT_FOUND",
+            "CURRENCY_NOT_SUPPORTED",
             "PAYLOAD_TOO_LARGE",
             "INTERNAL_ERROR",
             "PROVIDER_ERROR",
@@ -213,6 +241,7 @@ OPERATIONS: dict[str, Operation] = {
             "USER_NOT_FOUND",
             "WALLET_NOT_FOUND",
             "GAME_NOT_FOUND",
+            "CURRENCY_NOT_SUPPORTED",
             "PAYLOAD_TOO_LARGE",
             "INTERNAL_ERROR",
             "PROVIDER_ERROR",

@@ -21,6 +21,7 @@ _CASINO_OPERATOR = frozenset({"ProviderHmacSecret", "CasinoDatabaseSecret"})  # 
 SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     "GetBalanceFunction": _CASINO_CALLBACK,
     "DebitFunction": _CASINO_CALLBACK,
+    "DebitCreditFunction": _CASINO_CALLBACK,
     "CreditFunction": _CASINO_CALLBACK,
     "RollbackFunction": _CASINO_CALLBACK,
     "LaunchGameFunction": _CASINO_OPERATOR,

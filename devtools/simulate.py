@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from seamless.contract.money import format_money
+
 from .admin import ALICE, GAME
 
 ROUNDS: list[tuple[str, dict[str, Any]]] = [
@@ -40,6 +42,14 @@ ROUNDS: list[tuple[str, dict[str, Any]]] = [
         "Duplicated callbacks: every callback sent twice, answers must match",
         {"bets": [{"amount": 100}], "wins": [{"amount": 250, "relatedBetIndex": 0}], "duplicateCallbacks": True},
     ),
+    (
+        "A whole round in one call (debitCredit) in yen: stake 500, win 1200",
+        {"currency": "JPY", "actions": [{"type": "betWin", "amount": 500, "winAmount": 1200}]},
+    ),
+    (
+        "Bitcoin (exponent 8): bet 0.00010000 BTC, win 0.00025000 BTC",
+        {"currency": "BTC", "bets": [{"amount": 10_000}], "wins": [{"amount": 25_000, "relatedBetIndex": 0}]},
+    ),
 ]
 
 
@@ -55,7 +65,7 @@ def post(base: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def table(actions: list[dict[str, Any]]) -> str:
+def table(actions: list[dict[str, Any]], money: Any = str) -> str:
     cols = ("#", "action", "amount", "status", "code", "balance", "attempts", "state", "note")
     rows = [cols]
     for a in actions:
@@ -71,10 +81,10 @@ def table(actions: list[dict[str, Any]]) -> str:
             (
                 str(a["index"]),
                 a["type"],
-                str(a["amount"]),
+                money(a["amount"]),
                 str(a["httpStatus"]),
-                a["code"],
-                str(a["balance"]),
+                str(a["code"]),
+                "None" if a["balance"] is None else money(a["balance"]),
                 str(a["attempts"]),
                 str(a.get("state", "")),
                 ", ".join(note),
@@ -87,26 +97,33 @@ def table(actions: list[dict[str, Any]]) -> str:
 def main(base: str | None = None) -> int:
     base = (base or os.environ.get("API_BASE_URL", "http://127.0.0.1:3000")).rstrip("/")
     failures = 0
+    from .__main__ import _database, _local_env
+    from .admin import currency_exponents, reconcile
+
+    _local_env()
+    exponents = currency_exponents(_database())
     for title, spec in ROUNDS:
-        status, report = post(base, "/casino/simulateRound", {"userId": ALICE, "gameId": GAME, "currency": "USD", **spec})
+        currency = spec.get("currency", "USD")
+        status, report = post(base, "/casino/simulateRound", {"userId": ALICE, "gameId": GAME, "currency": currency, **spec})
         print(f"\n== {title}")
         if status != 200:
             print(f"  simulateRound answered {status}: {report}")
             failures += 1
             continue
-        print(table(report["actions"]))
+        exponent = exponents.get(currency)
+
+        def money(amount: Any, exponent: int | None = exponent, currency: str = currency) -> str:
+            return "None" if amount is None else format_money(amount, currency, exponent)
+
+        print(table(report["actions"], money))
         verdict = "consistent" if report["consistent"] else "INCONSISTENT"
         print(
-            f"  start {report['startingBalance']} -> final {report['finalBalance']} "
-            f"(expected {report['expectedFinalBalance']}): {verdict}; settlement {report.get('settlement')}, "
+            f"  start {money(report['startingBalance'])} -> final {money(report['finalBalance'])} "
+            f"(expected {money(report['expectedFinalBalance'])}): {verdict}; settlement {report.get('settlement')}, "
             f"round {report.get('status')}"
         )
         failures += 0 if report["consistent"] else 1
     print("\n== reconcile")
-    from .__main__ import _database, _local_env
-    from .admin import reconcile
-
-    _local_env()
     result = reconcile(_database())
     print(result.table())
     return 1 if failures or not result.ok else 0

@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--game-id", help="gameId for launchGame")
     p.add_argument("--api-key", default=env("CERTIFY_API_KEY"), help="x-api-key for launchGame (or CERTIFY_API_KEY)")
     p.add_argument("--max-bet", type=int, help="the game's max_bet: enables the BET_LIMIT_EXCEEDED order check")
+    p.add_argument(
+        "--currency-decimals", type=int, help="the currency's exponent, for the report (launchGame's currencyDecimals otherwise)"
+    )
     p.add_argument("--stake", type=int, default=100, help="minor units per bet; within the game's limits (default %(default)s)")
     p.add_argument("--concurrency", type=int, default=8, help="parallel requests in the race checks (default %(default)s)")
     p.add_argument("--max-p99-ms", type=float, default=2000.0, help="latency budget per endpoint (default %(default)s)")
@@ -73,6 +76,7 @@ def config_from(args: argparse.Namespace) -> suite.Config:
         max_p99_ms=args.max_p99_ms,
         timeout=args.timeout,
         only=list(args.only),
+        currency_decimals=args.currency_decimals,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from seamless.contract.money import format_money
 
 from .http import Exchange
 from .suite import RunResult
@@ -73,6 +74,9 @@ def report_json(run: RunResult) -> dict[str, Any]:
         "counts": run.counts(),
         "sessions": "launchGame" if run.config.launch else "tokens",
         "stake": run.config.stake,
+        "currencyDecimals": run.config.currency_decimals,
+        # money shown to a person goes through the currency's exponent (docs/currencies.md)
+        "stakeShown": format_money(run.config.stake, run.config.currency, run.config.currency_decimals),
         "concurrency": run.config.concurrency,
         "players": {
             role: {"currency": p.currency, "startBalance": p.start, "endBalance": p.expected} for role, p in run.players.items()
@@ -117,7 +121,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "# Wallet certification report",
         "",
         f"- Target: `{data['target']}` (sessions through {data['sessions']})",
-        f"- Run: {data['startedAt']} to {data['finishedAt']}; stake {data['stake']}, concurrency {data['concurrency']}",
+        f"- Run: {data['startedAt']} to {data['finishedAt']}; stake {data['stakeShown']}, concurrency {data['concurrency']}",
         f"- Result: **{verdict}** - {c['pass']} passed, {c['fail']} failed, {c['skip']} skipped",
         "- Session tokens, the secret and API keys are redacted; each signature shown was computed over the unredacted body.",
         "",

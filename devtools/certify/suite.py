@@ -68,6 +68,9 @@ class Config:
     timeout: float = 30.0
     #: fnmatch patterns of check names to run (setup always runs); empty = all
     only: list[str] = field(default_factory=list)
+    #: the currency's exponent, for showing money in the report (launchGame's currencyDecimals
+    #: fills it when not given); None: amounts are shown as minor units
+    currency_decimals: int | None = None
 
     def secrets_to_redact(self) -> dict[str, str]:
         out = {self.secret: "<secret>"} if self.secret else {}
@@ -395,6 +398,8 @@ def setup_sessions(ctx: Context) -> None:
                 )
                 ctx.expect_answer(ex, 200, what=f"launchGame ({role})")
                 token = ex.field("sessionToken")
+                if cfg.currency_decimals is None and type(ex.field("currencyDecimals")) is int:
+                    cfg.currency_decimals = ex.field("currencyDecimals")
                 ctx.expect(isinstance(token, str) and bool(token), "launchGame answered no sessionToken", ex)
                 tokens[role].append(token)
     ctx.expect(
@@ -615,7 +620,8 @@ def _validation_cases(ctx: Context, endpoint: str) -> list[tuple[str, bytes, str
             ("amount null", "amount", None),
             ("currency lower-case", "currency", p.currency.lower()),
             ("currency with a newline", "currency", p.currency + "\n"),
-            ("currency of four letters", "currency", p.currency + "X"),
+            ("currency of six characters", "currency", p.currency + "XYZ"),  # §1: 3 to 5
+            ("currency starting with a digit", "currency", "1" + p.currency),
             ("transactionId with a space", "transactionId", "a b"),
             ("transactionId empty", "transactionId", ""),
             ("transactionId of 129 characters", "transactionId", "x" * 129),
@@ -1274,6 +1280,142 @@ def conc_debit_rollback(ctx: Context) -> None:
                 rollback.field("tombstone") is True, "the debit was refused but the rollback left no tombstone", debit, rollback
             )
     ctx.unchanged(p, what="every pair nets to 0")
+
+
+# ------------------------------------------------------------------ one-call rounds and the funding rule (§4b)
+
+
+def _debit_credit(ctx: Context, player: Player, amount: int, win: int, **fields: Any) -> tuple[dict[str, Any], Exchange]:
+    body: dict[str, Any] = {
+        "sessionToken": player.token,
+        "transactionId": ctx.new_id("bw-bet"),
+        "winTransactionId": ctx.new_id("bw-win"),
+        "roundId": ctx.new_id("round"),
+        "currency": player.currency,
+        "amount": amount,
+        "winAmount": win,
+        **fields,
+    }
+    return body, ctx.post("/casino/debitCredit", body, label=f"debitCredit {player.role}")
+
+
+def _redeemable(ctx: Context, player: Player) -> tuple[int, int]:
+    """(playable, redeemable) from getBalance; skips the check when the wallet shows no
+    redeemableBalance (§4: responses *may* add it)."""
+    read = ctx.expect_answer(ctx.get_balance(player), 200, what="getBalance")
+    redeemable = read.field("redeemableBalance")
+    if type(redeemable) is not int:
+        raise CheckSkipped("getBalance carries no redeemableBalance: the funding split cannot be observed")
+    return read.field("balance"), redeemable
+
+
+@check("debitCredit.both-legs", "§4b, §5", "A whole round in one call: balance after both legs; the repeat replays byte for byte")
+def debit_credit_both_legs(ctx: Context) -> None:
+    p = ctx.rich
+    body, first = _debit_credit(ctx, p, ctx.stake, 3 * ctx.stake)
+    ctx.expect_answer(first, 200, what="debitCredit")
+    ctx.expect_first(first, "debitCredit")
+    ctx.expect(
+        first.field("transactionId") == body["transactionId"] and first.field("winTransactionId") == body["winTransactionId"],
+        "the answer does not name both transactionId and winTransactionId (§4b)",
+        first,
+    )
+    ctx.moved(p, 2 * ctx.stake, first, "stake and win in one call")
+    again = ctx.post("/casino/debitCredit", dict(reversed(list(body.items()))), label="debitCredit again")
+    ctx.expect_replay(first, again, "the same debitCredit again")
+    ctx.unchanged(p, what="the repeat moves nothing")
+    # back where it started: a bet of the difference, rolled back is not possible in a settled
+    # round, so a second one-call round that loses it
+    _, back = _debit_credit(ctx, p, 2 * ctx.stake, 0)
+    ctx.moved(p, -2 * ctx.stake, ctx.expect_answer(back, 200, what="a losing debitCredit"))
+
+
+@check("debitCredit.refused-stake", "§4b", "A refused stake moves nothing: no win paid, winTransactionId left unused")
+def debit_credit_refused(ctx: Context) -> None:
+    poor = ctx.poor
+    balance = ctx.require_poor_balance(1)
+    body, refused = _debit_credit(ctx, poor, balance + 1, balance + 5)
+    ctx.expect_answer(refused, 402, "INSUFFICIENT_FUNDS", "a stake above the balance")
+    ctx.unchanged(poor, refused, "the refused stake (and its win)")
+    again = ctx.post("/casino/debitCredit", body, label="debitCredit again")
+    ctx.expect_replay(refused, again, "the refused debitCredit again")
+    free = {
+        "sessionToken": poor.token,
+        "transactionId": body["winTransactionId"],
+        "roundId": ctx.new_id("round"),
+        "amount": 0,
+        "currency": poor.currency,
+        "roundClosed": True,
+    }
+    ex = ctx.post("/casino/credit", free, label="credit with the unused winTransactionId")
+    ctx.unchanged(poor, ctx.expect_answer(ex, 200, what="the winTransactionId of a refused debitCredit is still free"))
+
+
+@check(
+    "debitCredit.id-conflicts",
+    "§4b, §5",
+    "Both ids are reserved: reused elsewhere or with another payload is TRANSACTION_ID_CONFLICT",
+)
+def debit_credit_conflicts(ctx: Context) -> None:
+    p = ctx.rich
+    body, first = _debit_credit(ctx, p, ctx.stake, ctx.stake)
+    ctx.unchanged(p, ctx.expect_answer(first, 200, what="debitCredit"))
+    attempts = [
+        ("/casino/debitCredit", {**body, "winAmount": ctx.stake + 1}, "the same transactionId, another winAmount"),
+        ("/casino/debitCredit", {**body, "winTransactionId": ctx.new_id("bw-win")}, "the same transactionId, another win id"),
+        (
+            "/casino/debitCredit",
+            {**body, "transactionId": ctx.new_id("bw-bet"), "roundId": ctx.new_id("round")},
+            "another debitCredit naming a taken winTransactionId",
+        ),
+        (
+            "/casino/debit",
+            {k: body[k] for k in ("sessionToken", "roundId", "currency", "amount")} | {"transactionId": body["winTransactionId"]},
+            "a debit reusing the winTransactionId",
+        ),
+        (
+            "/casino/credit",
+            {k: body[k] for k in ("sessionToken", "roundId", "currency")}
+            | {"transactionId": body["winTransactionId"], "amount": ctx.stake, "betTransactionId": body["transactionId"]},
+            "a credit reusing the winTransactionId",
+        ),
+    ]
+    for path, payload, what in attempts:
+        ex = ctx.post(path, payload, label=what)
+        ctx.unchanged(p, ctx.expect_answer(ex, 409, "TRANSACTION_ID_CONFLICT", what), what)
+    ctx.expect_replay(first, ctx.post("/casino/debitCredit", body, label="the original again"), "the original after conflicts")
+
+
+@check("debitCredit.rollback-refused", "§4b", "A rollback of a debitCredit's bet is 409 BET_ALREADY_SETTLED and moves nothing")
+def debit_credit_rollback(ctx: Context) -> None:
+    p = ctx.rich
+    body, first = _debit_credit(ctx, p, ctx.stake, ctx.stake, roundClosed=False)
+    ctx.unchanged(p, ctx.expect_answer(first, 200, what="debitCredit (round left open)"))
+    ex = ctx.rollback(p, ctx.new_id("rb"), body["transactionId"], body["roundId"])
+    ctx.unchanged(p, ctx.expect_answer(ex, 409, "BET_ALREADY_SETTLED", "rollback of its bet"), "the refused rollback")
+
+
+@check(
+    "funding.proportional-split", "§4, §4b", "A win is redeemable in its bet's proportion: floor(win x redeemable part / stake)"
+)
+def funding_split(ctx: Context) -> None:
+    p = ctx.rich
+    playable, redeemable = _redeemable(ctx, p)
+    bonus = playable - redeemable
+    if bonus <= 0:
+        raise CheckSkipped("the rich player holds no bonus-type money: every split is all redeemable")
+    # a stake partly bonus, partly redeemable where the limits allow, else all bonus
+    stake = bonus + ctx.stake if ctx.config.max_bet is None or bonus + ctx.stake <= ctx.config.max_bet else min(bonus, ctx.stake)
+    taken = max(0, stake - bonus)  # bonus-type money is spent first (§4)
+    win = stake  # the balance ends where it started
+    _, ex = _debit_credit(ctx, p, stake, win)
+    ctx.unchanged(p, ctx.expect_answer(ex, 200, what="debitCredit"), "stake and an equal win")
+    expected = redeemable - taken + (win * taken) // stake
+    after = _redeemable(ctx, p)[1]
+    what = f"stake {stake} ({stake - taken} bonus, {taken} redeemable), win {win}"
+    ctx.expect(after == expected, f"redeemableBalance {after}, expected {expected}: {what} (§4b)", ex)
+    if isinstance(ex.field("redeemableBalance"), int):
+        ctx.expect(ex.field("redeemableBalance") == expected, f"the answer's redeemableBalance is not {expected}", ex)
 
 
 # ------------------------------------------------------------------ latency

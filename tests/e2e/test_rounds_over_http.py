@@ -66,7 +66,17 @@ def casino_balance(api: str, user: str = ALICE) -> int:
 def test_launch_game_returns_a_usable_session(api):
     status, body, headers = post(api, "/casino/launchGame", {"userId": ALICE, "gameId": GAME, "currency": "USD"})
     assert status == 200
-    assert set(body) == {"sessionId", "sessionToken", "providerSessionId", "launchUrl", "balance", "currency", "expiresAt"}
+    assert set(body) == {
+        "sessionId",
+        "sessionToken",
+        "providerSessionId",
+        "launchUrl",
+        "balance",
+        "currency",
+        "currencyDecimals",
+        "expiresAt",
+    }
+    assert body["currencyDecimals"] == 2
     assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", body["sessionToken"])
     expires = datetime.fromisoformat(body["expiresAt"].replace("Z", "+00:00"))
     assert expires.tzinfo is not None and body["expiresAt"].endswith("Z") and expires > datetime.now(UTC)

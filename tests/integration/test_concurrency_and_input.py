@@ -296,7 +296,8 @@ BAD_FIELDS = [
     ("amount", [10]),
     ("amount", {"v": 1}),
     ("currency", "usd"),
-    ("currency", "USDD"),
+    ("currency", "USDTXX"),  # §1: 3 to 5 characters (USDT and USDTX are codes)
+    ("currency", "1USD"),  # starts with a letter
     ("currency", "US"),
     ("currency", "USD\n"),
     ("currency", 840),

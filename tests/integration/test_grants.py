@@ -391,6 +391,8 @@ UNPINNED = {
     "ledger.stored_answer(bigint,text,bytea,uuid)",
     "ledger.lock_bet_id(bigint,text)",
     "ledger.tombstones(bigint,text)",
+    "ledger.debit_credit_hash(uuid,text,text,bigint,boolean,text,text,bigint)",
+    "ledger.win_redeemable(bigint,bigint,bigint)",
     "ledger.error_body(text,jsonb)",
     "ledger.balance_limit()",
     "ledger.record(bigint,text,text,bytea,uuid,uuid,bigint,text,text,bigint,boolean,boolean,uuid,text,jsonb,bigint,bigint,"
@@ -506,6 +508,8 @@ def test_nobody_but_the_owner_creates_in_public(database_url):
 
 #: casino_app reads; every write is a ledger function's (grants.sql)
 CASINO_TABLE_GRANTS = {
+    "casino_currencies": {"SELECT"},
+    "casino_game_limits": {"SELECT"},
     "casino_game_sessions": {"SELECT"},
     "casino_wallets": {"SELECT"},
     "casino_transactions": {"SELECT"},

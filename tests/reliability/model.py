@@ -183,7 +183,8 @@ class CasinoModel:
                 return reject("BET_ROLLED_BACK")
         w = self.wallets[s.wallet]
         w.playable += amount
-        w.redeemable += amount
+        # the funding rule (§4b): a win naming its bet takes the bet's proportion, floored
+        w.redeemable += amount if bet is None else amount * self.stored[bet].redeemable_part // self.stored[bet].amount
         rnd = self.rounds.setdefault(round_id, Round(token))  # a credit may open a round
         rnd.has_credit = True
         rnd.closed = closed
@@ -250,6 +251,54 @@ class CasinoModel:
                 body=self._money_body(txid, s, rolledBackAmount=refund, tombstone=tombstone),
             ),
         )
+
+    def debit_credit(
+        self, token: str, txid: str, win_txid: str, round_id: str, amount: int, win: int, currency: str, closed: bool
+    ) -> Expected:
+        """§4b: the debit with its rules, then the win as a credit naming it; both or neither.
+        Both ids carry one key (every field, both ids): either id reused elsewhere conflicts."""
+
+        def key_of(s: Session) -> tuple:
+            return ("debitCredit", s.player, currency, round_id, amount, closed, txid, win_txid, win)
+
+        s, early = self._before_rules(token, txid, key_of)
+        if early is not None:
+            return early
+        assert s is not None
+        if win_txid == txid or win_txid in self.stored:
+            return Expected(409, "TRANSACTION_ID_CONFLICT")  # nothing stored
+        key = key_of(s)
+
+        def reject(code: str, status: int = 409, **extra) -> Expected:
+            return self._reject(txid, "debit", key, token, round_id, code, status, amount, **extra)
+
+        rnd = self.rounds.get(round_id)
+        w = self.wallets[s.wallet]
+        if s.expired:
+            return reject("SESSION_EXPIRED", 403)
+        if s.blocked:
+            return reject("PLAYER_BLOCKED", 403)
+        if currency != s.currency:
+            return reject("CURRENCY_MISMATCH")
+        if txid in self.tombstones:
+            return reject("BET_ROLLED_BACK")
+        if rnd is not None and rnd.session != token:
+            return reject("ROUND_MISMATCH")
+        if rnd is not None and rnd.closed:
+            return reject("ROUND_CLOSED")
+        if not MIN_BET <= amount <= MAX_BET:
+            return reject("BET_LIMIT_EXCEEDED")
+        if amount > w.playable:
+            return reject("INSUFFICIENT_FUNDS", 402, balance=w.playable)
+        from_redeemable = max(0, amount - (w.playable - w.redeemable))
+        win_redeemable = win * from_redeemable // amount
+        w.playable += win - amount
+        w.redeemable += win_redeemable - from_redeemable
+        rnd = self.rounds.setdefault(round_id, Round(token))
+        rnd.has_credit, rnd.closed = True, closed
+        body = self._money_body(txid, s, winTransactionId=win_txid)
+        self.stored[win_txid] = Stored("credit", key, 200, "OK", token, round_id, win, body=dict(body))
+        return self._store(txid, Stored("debit", key, 200, "OK", token, round_id, amount, from_redeemable, body=body))
 
     def get_balance(self, token: str) -> Expected:
         s = self.sessions.get(token)

@@ -110,6 +110,9 @@ def round_spec() -> st.SearchStrategy[dict]:
             ),
             st.fixed_dictionaries({"type": st.just("rollback"), "betIndex": st.integers(0, 3)}),
             st.fixed_dictionaries({"type": st.just("close")}),
+            st.fixed_dictionaries(
+                {"type": st.just("betWin"), "amount": st.integers(1, 2_000), "winAmount": st.integers(0, 2_000)}
+            ),
             st.fixed_dictionaries({"type": hostile_text}),
         ),
         min_size=1,
@@ -159,6 +162,18 @@ def valid_bodies(path: str, ctx: dict) -> st.SearchStrategy[dict]:
         ),
         "/casino/rollback": st.fixed_dictionaries(
             {"sessionToken": tokens, "transactionId": fresh, "betTransactionId": bets}, optional={"roundId": rounds}
+        ),
+        "/casino/debitCredit": st.fixed_dictionaries(
+            {
+                "sessionToken": tokens,
+                "transactionId": bets,
+                "winTransactionId": st.one_of(fresh, bets),
+                "roundId": rounds,
+                "amount": st.integers(1, 2_000),
+                "winAmount": st.integers(0, 3_000),
+                "currency": currency,
+            },
+            optional={"roundClosed": st.booleans()},
         ),
         "/casino/launchGame": st.fixed_dictionaries(
             {

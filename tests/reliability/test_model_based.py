@@ -36,7 +36,12 @@ from tests.reliability.conftest import assert_reconciled, ci_settings, soak_sett
 from tests.reliability.model import MAX_BET, CasinoModel, Expected, Session, Wallet
 from tests.support import ALICE, BOB, CAROL, call, enc, expire_session, make_player, new_id, new_session
 
-PATHS = {"debit": "/casino/debit", "credit": "/casino/credit", "rollback": "/casino/rollback"}
+PATHS = {
+    "debit": "/casino/debit",
+    "credit": "/casino/credit",
+    "rollback": "/casino/rollback",
+    "debit_credit": "/casino/debitCredit",
+}
 WALLETS = ["alice", "alice-eur", "bob", "carol", "fresh"]
 
 # amounts: plain values, the game's limits, and values relative to the wallet at that moment
@@ -167,6 +172,18 @@ class WalletMachine(RuleBasedStateMachine):
                 body["roundClosed"] = closed
             elif style == "null":
                 body["roundClosed"] = None
+        elif kind == "debit_credit":
+            token, txid, win_txid, round_id, amount, win, currency, closed = args
+            body = {
+                "sessionToken": token,
+                "transactionId": txid,
+                "winTransactionId": win_txid,
+                "roundId": round_id,
+                "amount": amount,
+                "winAmount": win,
+                "currency": currency,
+                "roundClosed": closed,
+            }
         else:
             token, txid, bet, round_id = args
             body = {"sessionToken": token, "transactionId": txid, "betTransactionId": bet}
@@ -182,6 +199,8 @@ class WalletMachine(RuleBasedStateMachine):
         """The schema (§1): debits 1 ... 10^12, credits 0 ... 10^12."""
         if kind == "rollback":
             return True
+        if kind == "debit_credit":
+            return 1 <= args[4] <= 10**12 and 0 <= args[5] <= 10**12
         return (1 if kind == "debit" else 0) <= args[3] <= 10**12
 
     def _send(self, kind: str, args: tuple, style: str = "plain") -> None:
@@ -275,6 +294,34 @@ class WalletMachine(RuleBasedStateMachine):
         ] or new_id("round")
         txid = new_id("bet")
         self._send("debit", (token, txid, round_id, self._amount(token, amount), self._currency(token, currency)))
+        self.bets_of[txid] = (token, round_id)
+        self.bets_by_token.setdefault(token, []).append(txid)
+        self._saw_round(token, round_id)
+        return txid
+
+    @rule(
+        target=bets,
+        token=sessions,
+        round_choice=st.sampled_from(["new", "new", "new", "own", "any"]),
+        pick=st.integers(0, 10**6),
+        amount=DEBIT_AMOUNTS,
+        win=CREDIT_AMOUNTS,
+        currency=CURRENCIES,
+        closed=st.sampled_from([True, True, False]),
+        win_choice=st.sampled_from(["fresh"] * 8 + ["taken", "same"]),
+    )
+    def bet_win(self, token, round_choice, pick, amount, win, currency, closed, win_choice):
+        """A whole round in one call (POST /casino/debitCredit, §4b); now and then naming a
+        winTransactionId that is taken (or equal to its transactionId): a conflict."""
+        WalletMachine.steps += 1
+        own = self.rounds_of.get(token, [])
+        round_id = {"new": None, "own": own[-1] if own else None, "any": self._pick(self.all_rounds, pick)}[
+            round_choice
+        ] or new_id("round")
+        txid = new_id("bw")
+        win_txid = {"fresh": new_id("bw-win"), "taken": self._pick(list(self.first_raw), pick), "same": txid}[win_choice]
+        args = (token, txid, win_txid or new_id("bw-win"), round_id, self._amount(token, amount), win)
+        self._send("debit_credit", (*args, self._currency(token, currency), closed))
         self.bets_of[txid] = (token, round_id)
         self.bets_by_token.setdefault(token, []).append(txid)
         self._saw_round(token, round_id)
@@ -460,6 +507,18 @@ class WalletMachine(RuleBasedStateMachine):
                     4: lambda v: "EUR" if v == "USD" else "USD",
                     5: lambda v: None if v else new_id("other-bet"),
                     6: lambda v: not v,
+                }[index](a[index])
+        elif kind == "debit_credit":  # token, txid, win txid, round, amount, win, currency, closed
+            if field == "endpoint":
+                kind, a = "debit", [a[0], a[1], a[3], a[4], a[6]]
+            else:
+                index = {"amount": 4, "roundId": 3, "currency": 6, "betTransactionId": 2, "roundClosed": 7}[field]
+                a[index] = {
+                    4: lambda v: v + 1,
+                    3: lambda v: v + "-x",
+                    6: lambda v: "EUR" if v == "USD" else "USD",
+                    2: lambda v: v + "-x",
+                    7: lambda v: not v,
                 }[index](a[index])
         else:  # token, txid, bet, round
             if field == "roundId":

@@ -219,6 +219,43 @@ class AcceptsSeedSignatures(LaxSignatures):
         return super().accepts(path, body, given) or given.strip().lower() == sign_seed(self.secret, body)
 
 
+class AppliesStakeWithoutWin(Proxy):
+    """debitCredit takes the stake and drops the win: played as a plain debit, answered as if
+    the whole round applied (the balance after the stake only)."""
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        payload = _json(body)
+        if path != "/casino/debitCredit" or not isinstance(payload, dict):
+            return self.forward(method, path, body, headers)
+        debit = {k: payload.get(k) for k in ("sessionToken", "transactionId", "roundId", "amount", "currency")}
+        answer = self.forged("/casino/debit", debit)
+        return self.renamed(answer, payload["transactionId"], winTransactionId=payload.get("winTransactionId"))
+
+
+class PaysBonusWinAsCash(Proxy):
+    """debitCredit pays its win as withdrawable cash whatever funded the stake: played as a debit
+    and a credit naming no bet (all redeemable), answered with the credit's balances."""
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        payload = _json(body)
+        if path != "/casino/debitCredit" or not isinstance(payload, dict):
+            return self.forward(method, path, body, headers)
+        debit = {k: payload.get(k) for k in ("sessionToken", "transactionId", "roundId", "amount", "currency")}
+        answer = self.forged("/casino/debit", debit)
+        if answer.status != 200:
+            return answer
+        credit = {**debit, "transactionId": payload["winTransactionId"], "amount": payload["winAmount"], "roundClosed": True}
+        paid = self.forged("/casino/credit", credit)
+        result = paid.json() or {}
+        return self.renamed(
+            answer,
+            payload["transactionId"],
+            winTransactionId=payload["winTransactionId"],
+            balance=result.get("balance"),
+            redeemableBalance=result.get("redeemableBalance"),
+        )
+
+
 #: what a careless error page may echo; the HTML report must show it as text
 HOSTILE = "<script>alert('wallet')</script>"
 

@@ -40,6 +40,8 @@ DEFECTS: dict[str, tuple[type[bw.Proxy], set[str]]] = {
     "accepts stale and future signatures": (bw.IgnoresSignatureTime, {"signature.time-window"}),
     "accepts a signature on another endpoint": (bw.IgnoresSignatureEndpoint, {"signature.endpoint-binding"}),
     "accepts the seed scheme with the mode off": (bw.AcceptsSeedSignatures, {"signature.seed-mode"}),
+    "applies the stake without the win": (bw.AppliesStakeWithoutWin, {"debitCredit.both-legs"}),
+    "pays a bonus-funded win as cash": (bw.PaysBonusWinAsCash, {"funding.proportional-split"}),
     "answers 500 to bad input": (
         bw.FailsOnBadInput,
         {"validation.debit", "validation.credit", "validation.rollback", "validation.getBalance", "order.size-signature-schema"},
@@ -142,6 +144,8 @@ def test_report_files(green, tmp_path):
         one
     )
     assert set(data["latencyMs"]["all"]) == {"count", "p50", "p95", "p99", "max"}
+    # money shown through the exponent launchGame gave (currencyDecimals), never divided by 100
+    assert data["currencyDecimals"] == 2 and data["stakeShown"] == "1.00 USD" and "stake 1.00 USD" in texts["markdown"]
     for name in KNOWN_CASINO_DEFECTS:
         failure = next(c for c in data["checks"] if c["name"] == name)
         assert failure["evidence"] and failure["message"]

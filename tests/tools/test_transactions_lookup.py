@@ -23,6 +23,7 @@ FIELDS = {
     "amount",
     "currency",
     "betTransactionId",
+    "redeemableAmount",
     "balanceAfter",
     "errorCode",
     "createdAt",

@@ -92,12 +92,15 @@ RETURNS TABLE (session_id UUID, user_id UUID, wallet_id BIGINT, provider_id BIGI
                game_disabled BOOLEAN)
 LANGUAGE sql STABLE AS $$
     SELECT gs.id, gs.user_id, gs.wallet_id, gs.provider_id, gs.currency::text,
-           gs.expires_at <= pg_catalog.now(), u.status = 'blocked', g.min_bet, g.max_bet,
+           gs.expires_at <= pg_catalog.now(), u.status = 'blocked',
+           -- bet limits per game and currency; none for the session's currency: no amount fits
+           COALESCE(l.min_bet, 1), COALESCE(l.max_bet, 0),
            NOT g.active OR p.disabled
       FROM public.casino_game_sessions gs
       JOIN public.casino_users u ON u.id = gs.user_id
       JOIN public.casino_games g ON g.id = gs.game_id
       JOIN public.casino_game_providers p ON p.id = gs.provider_id
+      LEFT JOIN public.casino_game_limits l ON l.game_id = gs.game_id AND l.currency = gs.currency
      WHERE gs.token_hash = p_token_hash AND gs.status = 'active'
 $$;
 
@@ -233,3 +236,11 @@ BEGIN
           FROM ledger.stored_answer(p_provider, p_transaction_id, p_hash, p_invocation);
     END IF;
 END $$;
+
+-- The funding rule (docs/protocol.md §4b): a win naming its bet is split in the proportion that
+-- bet was funded; its redeemable part is floor(win x bet's redeemable part / bet amount), the rest
+-- is bonus. In numeric: win and stake may each reach 10^12, so their product does not fit a BIGINT.
+CREATE FUNCTION ledger.win_redeemable(p_win BIGINT, p_bet_amount BIGINT, p_bet_redeemable BIGINT)
+RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_catalog.floor(p_win::NUMERIC * p_bet_redeemable / p_bet_amount)::BIGINT
+$$;

@@ -19,6 +19,8 @@ DECLARE
     v_bet RECORD;
     v_code TEXT;
     v_rec RECORD;
+    -- the funding rule (§4b): a win naming no bet is redeemable; one naming its bet, below
+    v_redeemable BIGINT := p_amount;
 BEGIN
     replayed := false;
     -- What the HTTP API never passes (docs/protocol.md §1): raised, nothing stored.
@@ -53,7 +55,7 @@ BEGIN
         ELSIF v_round_found AND v_round.closed THEN
             v_code := 'ROUND_CLOSED';
         ELSIF p_bet IS NOT NULL THEN
-            SELECT t.status, t.session_id, t.round_id INTO v_bet
+            SELECT t.status, t.session_id, t.round_id, t.amount, t.redeemable_delta INTO v_bet
               FROM casino_transactions t
              WHERE t.provider_id = v_session.provider_id AND t.transaction_id = p_bet AND t.kind = 'debit';
             IF EXISTS (SELECT 1 FROM ledger.tombstones(v_session.provider_id, p_bet)) THEN
@@ -91,11 +93,14 @@ BEGIN
         END IF;
     END IF;
 
+    IF v_code IS NULL AND p_bet IS NOT NULL THEN
+        v_redeemable := ledger.win_redeemable(p_amount, v_bet.amount, -v_bet.redeemable_delta);
+    END IF;
     SELECT * INTO v_rec FROM ledger.record(
         v_session.provider_id, p_transaction_id, 'credit', v_hash, v_session.session_id,
         v_session.user_id, v_session.wallet_id, p_round, p_bet, p_amount, p_closed, false, p_invocation,
-        v_code, '{}'::JSONB, p_amount, p_amount, v_wallet.playable_balance + p_amount,
-        v_wallet.redeemable_balance + p_amount, v_session.currency);
+        v_code, '{}'::JSONB, p_amount, v_redeemable, v_wallet.playable_balance + p_amount,
+        v_wallet.redeemable_balance + v_redeemable, v_session.currency);
     status := v_rec.status; body := v_rec.body; replayed := v_rec.replayed;
     IF NOT v_rec.written THEN
         -- Another request holds this transactionId: undo this one's insert.
@@ -114,7 +119,7 @@ BEGIN
     IF p_amount > 0 THEN
         UPDATE casino_wallets
            SET playable_balance = playable_balance + p_amount,
-               redeemable_balance = redeemable_balance + p_amount,
+               redeemable_balance = redeemable_balance + v_redeemable,
                updated_at = now()
          WHERE id = v_session.wallet_id;
     END IF;

@@ -14,7 +14,7 @@
 CREATE FUNCTION ledger.open_session(
     p_session_id UUID, p_token_hash BYTEA, p_user UUID, p_game UUID, p_currency TEXT, p_ttl_seconds INT,
     OUT code TEXT, OUT provider_game_id TEXT, OUT api_base_url TEXT, OUT secret_ref TEXT,
-    OUT expires_at TIMESTAMPTZ)
+    OUT expires_at TIMESTAMPTZ, OUT currency_decimals INT)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -28,12 +28,15 @@ BEGIN
     END IF;
     SELECT u.status AS user_status, w.id AS wallet_id, w.currency::text AS currency,
            g.id AS game_id, g.provider_game_id, g.active AS game_active,
-           p.id AS provider_id, p.api_base_url, p.secret_ref, p.disabled AS provider_disabled
+           p.id AS provider_id, p.api_base_url, p.secret_ref, p.disabled AS provider_disabled,
+           c.exponent AS currency_decimals, l.game_id IS NOT NULL AS currency_supported
       INTO v
       FROM casino_users u
       LEFT JOIN casino_wallets w ON w.user_id = u.id AND w.currency = p_currency
       LEFT JOIN casino_games g ON g.id = p_game
       LEFT JOIN casino_game_providers p ON p.id = g.provider_id
+      LEFT JOIN casino_currencies c ON c.code = w.currency
+      LEFT JOIN casino_game_limits l ON l.game_id = g.id AND l.currency = w.currency
      WHERE u.id = p_user;
     IF NOT FOUND THEN
         code := 'USER_NOT_FOUND';
@@ -43,6 +46,8 @@ BEGIN
         code := 'WALLET_NOT_FOUND';
     ELSIF v.game_id IS NULL OR NOT v.game_active OR v.provider_disabled THEN
         code := 'GAME_NOT_FOUND';
+    ELSIF NOT v.currency_supported THEN
+        code := 'CURRENCY_NOT_SUPPORTED';
     END IF;
     IF code IS NOT NULL THEN
         RETURN;
@@ -55,6 +60,7 @@ BEGIN
     provider_game_id := v.provider_game_id;
     api_base_url := v.api_base_url;
     secret_ref := v.secret_ref;
+    currency_decimals := v.currency_decimals;
 END $$;
 
 -- The provider launched the session: it becomes usable. Returns the wallet's balance, or NULL

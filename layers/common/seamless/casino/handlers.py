@@ -17,7 +17,7 @@ from . import queries
 from .ledger import Outcome
 from .settings import get_settings
 
-CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollbacks"}
+CALLBACK_METRIC = {"debit": "Debits", "credit": "Credits", "rollback": "Rollbacks", "debit_credit": "DebitCredits"}
 
 
 def callback_secrets() -> list[str]:

@@ -38,6 +38,7 @@ class Launch:
     expires_at: datetime
     provider_url: str
     provider_secret_ref: str
+    currency_decimals: int = 2
 
     def response(self) -> dict[str, Any]:
         return LaunchGameResponse(
@@ -47,6 +48,7 @@ class Launch:
             launch_url=self.launch_url,
             balance=self.balance,
             currency=self.currency,
+            currency_decimals=self.currency_decimals,
             expires_at=self.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         ).model_dump(by_alias=True)
 
@@ -63,6 +65,7 @@ _REFUSALS: dict[str, type[errors.ApiError]] = {
     "PLAYER_BLOCKED": errors.PlayerBlocked,
     "WALLET_NOT_FOUND": errors.WalletNotFound,
     "GAME_NOT_FOUND": errors.GameNotFound,
+    "CURRENCY_NOT_SUPPORTED": errors.CurrencyNotSupported,
 }
 
 
@@ -103,6 +106,7 @@ def launch(req: LaunchGameRequest) -> Launch:
             "gameId": row["provider_game_id"],
             "currency": req.currency,
             "casinoCode": settings.casino_code,
+            "currencyDecimals": row["currency_decimals"],
         },
         # /provider/launch is not idempotent: a retry would leave an orphan provider session
         # holding a live token. One attempt; a failure is a 502 and the session stays unusable.
@@ -133,6 +137,7 @@ def launch(req: LaunchGameRequest) -> Launch:
         expires_at,
         row["api_base_url"].rstrip("/"),
         row["secret_ref"],
+        row["currency_decimals"],
     )
 
 

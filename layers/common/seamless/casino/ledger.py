@@ -18,7 +18,7 @@ from uuid import UUID
 
 import psycopg
 
-from ..contract.models import CreditRequest, DebitRequest, GetBalanceRequest, RollbackRequest
+from ..contract.models import CreditRequest, DebitCreditRequest, DebitRequest, GetBalanceRequest, RollbackRequest
 from . import queries
 
 
@@ -76,4 +76,23 @@ def rollback(conn: psycopg.Connection, req: RollbackRequest, invocation: UUID | 
         conn,
         queries.ROLLBACK,
         (token_hash(req.session_token), req.transaction_id, req.bet_transaction_id, req.round_id, invocation),
+    )
+
+
+def debit_credit(conn: psycopg.Connection, req: DebitCreditRequest, invocation: UUID | None = None) -> Outcome:
+    """A whole round in one call (§4b): the stake and its win, both legs or neither."""
+    return _call(
+        conn,
+        queries.DEBIT_CREDIT,
+        (
+            token_hash(req.session_token),
+            req.transaction_id,
+            req.win_transaction_id,
+            req.round_id,
+            req.amount,
+            req.win_amount,
+            req.currency,
+            req.closes,
+            invocation,
+        ),
     )

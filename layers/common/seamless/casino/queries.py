@@ -17,7 +17,7 @@ ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %
 # casino_app writes no table itself. open_session checks player, wallet and game and creates the
 # pending session, its expiry computed by the database from the TTL asked for.
 OPEN_SESSION = """
-SELECT code, provider_game_id, api_base_url, secret_ref, expires_at
+SELECT code, provider_game_id, api_base_url, secret_ref, expires_at, currency_decimals
   FROM ledger.open_session(p_session_id => %(id)s, p_token_hash => %(token_hash)s, p_user => %(user_id)s,
                            p_game => %(game_id)s, p_currency => %(currency)s, p_ttl_seconds => %(ttl)s)
 """
@@ -45,7 +45,8 @@ SELECT w.playable_balance FROM casino_game_sessions s JOIN casino_wallets w ON w
 _TRANSACTION_COLUMNS = """
        t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
        COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
-       t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url
+       t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url,
+       abs(t.redeemable_delta) AS redeemable_amount
 """
 
 _PAGE = """
@@ -120,3 +121,8 @@ SELECT {EXPORT_COLUMNS}
  ORDER BY t.id
  LIMIT %(limit)s
 """
+
+# ------------------------------------------------------------------ casino: one-call rounds
+# (POST /casino/debitCredit, docs/protocol.md §4b; sql/casino/functions/25_debit_credit.sql)
+
+DEBIT_CREDIT = "SELECT status, body, replayed FROM ledger.debit_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"

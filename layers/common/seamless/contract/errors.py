@@ -144,6 +144,11 @@ class BalanceLimitExceeded(ApiError):
     message = "The balance would exceed 9007199254740991, the largest balance a wallet may hold."
 
 
+class CurrencyNotSupported(ApiError):
+    status, code = 409, "CURRENCY_NOT_SUPPORTED"
+    message = "The game has no bet limits for this currency."
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
     message = "The request body is larger than 65536 bytes."

@@ -36,7 +36,7 @@ def storable_text(value: str) -> str:
 #: the bound and pattern stay in the JSON schema, docs/openapi.json)
 STORABLE = AfterValidator(storable_text)
 ProviderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$"), STORABLE]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), STORABLE]
+Currency = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{2,4}$"), STORABLE]
 Uuid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), STORABLE]
 SessionToken = Annotated[str, Field(min_length=1, max_length=512), STORABLE]
 #: the provider's own names: player id, game code, provider session id
@@ -78,6 +78,31 @@ class RollbackRequest(WireModel):
     transaction_id: ProviderId
     bet_transaction_id: ProviderId
     round_id: ProviderId | None = None
+
+
+# ------------------------------------------------------------------ one-call rounds (§4b)
+# (a block of its own: debitCredit, the currency exponent)
+
+#: a currency's exponent (§1): minor units per major unit = 10 ** exponent
+CurrencyDecimals = Annotated[int, Field(ge=0, le=18)]
+
+
+class DebitCreditRequest(WireModel):
+    """POST /casino/debitCredit: a stake and its win in one call; roundClosed defaults to true."""
+
+    session_token: SessionToken
+    transaction_id: ProviderId
+    win_transaction_id: ProviderId
+    round_id: ProviderId
+    currency: Currency
+    amount: DebitAmount
+    win_amount: CreditAmount
+    round_closed: bool | None = None
+
+    @property
+    def closes(self) -> bool:
+        """roundClosed: true unless the request says false."""
+        return self.round_closed is not False
 
 
 # ------------------------------------------------------------------ operator / provider
@@ -123,7 +148,15 @@ class CloseAction(WireModel):
     type: Literal["close"]
 
 
-Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction, Field(discriminator="type")]
+class BetWinAction(WireModel):
+    """A whole round in one call: one POST /casino/debitCredit (§4b, §6)."""
+
+    type: Literal["betWin"]
+    amount: DebitAmount
+    win_amount: CreditAmount
+
+
+Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction | BetWinAction, Field(discriminator="type")]
 MAX_ACTIONS = 100
 
 
@@ -150,6 +183,7 @@ class ProviderLaunchRequest(WireModel):
     game_id: ProviderName
     currency: Currency
     casino_code: CasinoCode | None = None
+    currency_decimals: CurrencyDecimals | None = None
 
 
 class ProviderSimulateRequest(RoundSpec):
@@ -230,6 +264,10 @@ class MoneyResponse(BalanceResponse):
     casino_transaction_id: str
 
 
+class DebitCreditResponse(MoneyResponse):
+    win_transaction_id: str
+
+
 class RollbackResponse(MoneyResponse):
     rolled_back_amount: int
     tombstone: bool
@@ -258,11 +296,12 @@ class LaunchGameResponse(ResponseModel):
     launch_url: str
     balance: int
     currency: str
+    currency_decimals: int = Field(description="the currency's exponent: minor units per major unit = 10^currencyDecimals")
     expires_at: str = Field(description="ISO 8601, UTC")
 
 
 class ReportAction(ResponseModel):
-    type: Literal["bet", "win", "rollback", "close"]
+    type: Literal["bet", "win", "rollback", "close", "betWin"]
     index: int
     transaction_id: str
     amount: int
@@ -309,6 +348,9 @@ class TransactionRecord(ResponseModel):
     bet_transaction_id: str | None
     balance_after: int | None = Field(description="null when rejected")
     error_code: str | None = Field(description="null when accepted")
+    redeemable_amount: int = Field(
+        description="the withdrawable part of the movement (of the stake taken, the win paid, the refund); 0 when rejected"
+    )
     created_at: str = Field(description="ISO 8601, UTC")
     round_url: str | None = Field(description="the provider's page of this round (GET /provider/rounds/{roundId})")
 
@@ -341,7 +383,7 @@ class LedgerExportLine(ResponseModel):
 
 
 class RoundHistoryAction(ResponseModel):
-    type: Literal["bet", "win", "rollback", "close"]
+    type: Literal["bet", "win", "rollback", "close", "betWin"]
     transaction_id: str
     amount: int
     http_status: int | None = Field(description="the last attempt's HTTP status; null when no answer arrived")

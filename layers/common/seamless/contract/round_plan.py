@@ -13,7 +13,7 @@ from .models import RoundSpec
 
 @dataclass(frozen=True)
 class PlannedAction:
-    type: str  # bet | win | rollback | close
+    type: str  # bet | win | rollback | close | betWin
     index: int  # position in the played order
     amount: int  # money it names (a rollback: its bet's amount; close: 0)
     bet_index: int | None  # the bet it refers to (bets counted from 0)
@@ -21,6 +21,8 @@ class PlannedAction:
     #: the automatic closing credit of a bets/wins/rollbacks round: sent only while at least
     #: one bet of the round stands (§6), so a round whose bets were all refused sends none
     needs_standing_bet: bool = False
+    #: betWin (one debitCredit): the win paid with its stake (`amount`)
+    win_amount: int = 0
 
 
 def plan_round(spec: RoundSpec) -> list[PlannedAction]:
@@ -68,6 +70,10 @@ def _explicit(spec: RoundSpec) -> list[PlannedAction]:
         elif action.type == "rollback":
             _check_index(f"actions.{i}.betIndex", action.bet_index, len(bet_amounts))
             plan.append(PlannedAction("rollback", i, bet_amounts[action.bet_index], action.bet_index))
+        elif action.type == "betWin":
+            # A whole round in one call; it closes the round (debitCredit's default). It is not a
+            # bet of betIndex's count: a win or rollback cannot name it.
+            plan.append(PlannedAction("betWin", i, action.amount, None, close=True, win_amount=action.win_amount))
         else:
             plan.append(PlannedAction("close", i, 0, None, close=True))
     return plan
@@ -90,9 +96,16 @@ def transaction_ids(round_id: str, plan: list[PlannedAction]) -> dict[int, str]:
     for action in plan:
         if action.type == "bet":
             ids[action.index] = f"{base}:bet:{action.bet_index}"
+        elif action.type == "betWin":
+            ids[action.index] = f"{base}:betWin:{action.index}"
         else:
             ids[action.index] = f"{base}:{action.type}:{action.index}"
     return ids
+
+
+def bet_win_win_id(transaction_id: str) -> str:
+    """The winTransactionId of a betWin's debitCredit, derived from its transactionId."""
+    return f"{transaction_id}:win"
 
 
 def rescue_rollback_id(bet_transaction_id: str) -> str:

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from ..contract import errors
 from ..contract.models import RoundHistory, RoundHistoryAction
+from ..contract.money import format_minor
 from ..runtime import db
 from ..runtime.settings import PROVIDER_ROLE
 from . import queries
@@ -128,6 +129,8 @@ class RoundView:
     game_code: str
     casino_round_url: str | None
     actions: list[ActionView] = field(default_factory=list)
+    #: the currency's exponent the casino's launch gave (None: shown as bare minor units)
+    currency_decimals: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return RoundHistory(
@@ -226,6 +229,7 @@ def load(round_id: str) -> RoundView:
         casino_code=found["casino_code"],
         game_code=found["game_code"],
         casino_round_url=_lookup_url(casino, roundId=found["round_id"]),
+        currency_decimals=found["currency_decimals"],
     )
     for step, row in enumerate(rows, start=1):
         view.actions.append(
@@ -249,8 +253,11 @@ def load(round_id: str) -> RoundView:
     return view
 
 
-def _minor(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
+@jinja2.pass_context
+def _minor(context: Any, value: int | None) -> str:
+    """Money through the round's currency exponent (seamless.contract.money): 1234 is 12.34 in USD,
+    1,234 in JPY; bare minor units when the exponent is unknown."""
+    return "–" if value is None else format_minor(value, context["round"].currency_decimals)
 
 
 @cache

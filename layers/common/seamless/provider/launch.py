@@ -34,7 +34,8 @@ def launch(req: ProviderLaunchRequest) -> dict[str, Any]:
                 raise errors.GameNotFound("No active game has this gameId at the provider.")
             customer = _one(conn.execute(queries.PROVIDER_CUSTOMER, (casino[0], req.player_id)).fetchone())
             conn.execute(
-                queries.PROVIDER_CREATE_SESSION, (provider_session_id, customer, game[0], req.currency, req.session_token)
+                queries.PROVIDER_CREATE_SESSION,
+                (provider_session_id, customer, game[0], req.currency, req.session_token, req.currency_decimals),
             )
 
     db.run_once(PROVIDER_ROLE, work)

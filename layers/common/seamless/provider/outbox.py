@@ -22,7 +22,7 @@ from ..runtime import db
 from ..runtime.settings import PROVIDER_ROLE
 from . import queries
 
-ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback"}
+ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback", "betWin": "debitCredit"}
 #: the row states a worker still has to deliver
 OPEN_STATES = ("pending", "queued")
 

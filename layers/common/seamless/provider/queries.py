@@ -14,8 +14,8 @@ RETURNING id
 """
 
 PROVIDER_CREATE_SESSION = """
-INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO provider_sessions (id, casino_user_id, game_id, currency, casino_session_token, currency_decimals)
+VALUES (%s, %s, %s, %s, %s, %s)
 """
 
 PROVIDER_SESSION = """
@@ -192,7 +192,7 @@ HEALTH = "SELECT 1"
 
 PROVIDER_ROUND_HISTORY = """
 SELECT r.id, r.round_id, r.status, r.starting_balance, r.final_balance, r.runs, r.created_at, r.updated_at,
-       s.currency::text AS currency, cu.casino_player_id, c.code AS casino_code, c.callback_base_url,
+       s.currency::text AS currency, s.currency_decimals, cu.casino_player_id, c.code AS casino_code, c.callback_base_url,
        g.code AS game_code
   FROM provider_game_rounds r
   JOIN provider_sessions s ON s.id = r.provider_session_id

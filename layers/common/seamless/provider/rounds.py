@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from ..contract import errors
 from ..contract.client import Attempt, CallResult, SignedClient
 from ..contract.models import ProviderSimulateRequest
-from ..contract.round_plan import PlannedAction, plan_round, transaction_ids
+from ..contract.round_plan import PlannedAction, bet_win_win_id, plan_round, transaction_ids
 from ..runtime import db
 from ..runtime import deadline as deadlines
 from ..runtime.settings import PROVIDER_ROLE
@@ -37,6 +37,9 @@ def payload(action: PlannedAction, txid: str, round_id: str, currency: str, bet_
     money: dict[str, Any] = {"transactionId": txid, "roundId": round_id, "amount": action.amount, "currency": currency}
     if action.type == "bet":
         return money
+    if action.type == "betWin":
+        # one POST /casino/debitCredit; roundClosed said explicitly (its default is true)
+        return {**money, "winTransactionId": bet_win_win_id(txid), "winAmount": action.win_amount, "roundClosed": True}
     if action.bet_index is not None:
         money["betTransactionId"] = bet_ids[action.bet_index]
     if action.close:
@@ -171,6 +174,8 @@ def effect(action: Action, actions: list[Action]) -> int:
         return 0
     if action.type == "bet":
         return -action.amount
+    if action.type == "betWin":
+        return action.payload["winAmount"] - action.amount
     if action.type in ("win", "close"):
         return action.amount
     if action.rescue:

@@ -101,8 +101,9 @@ def standing_bets(actions: list[Action]) -> list[Action]:
 
 
 def credited(actions: list[Action]) -> bool:
-    """The casino accepted a credit in this round: from now on it refuses rollbacks (§4)."""
-    return any(a.type in ("win", "close") and a.ok for a in actions)
+    """The casino accepted a credit in this round: from now on it refuses rollbacks (§4). An
+    accepted betWin (debitCredit) is a credit too: its win leg (docs/protocol.md §10)."""
+    return any(a.type in ("win", "close", "betWin") and a.ok for a in actions)
 
 
 def owed_and_refused(action: Action, code: str) -> bool:
@@ -256,7 +257,7 @@ def round_status(actions: list[Action]) -> str:
         return "pending_settlement"  # an operator retries or resolves what was parked
     if any(a.rescue for a in actions):
         return "cancelled"
-    if any(a.type in ("win", "close") and a.ok and a.payload.get("roundClosed") for a in actions):
+    if any(a.type in ("win", "close", "betWin") and a.ok and a.payload.get("roundClosed") for a in actions):
         return "completed"
     if not standing_bets(actions) and not credited(actions):
         return "cancelled"  # nothing stands and nothing was paid: nothing to close
