@@ -53,9 +53,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA casino_retention FROM casino_app;
 -- Sessions hold their token only as a SHA-256 hash. Players, games, rounds and the error
 -- catalogue are read by the ledger's functions only.
 GRANT SELECT ON casino_game_sessions, casino_wallets, casino_transactions, casino_game_providers TO casino_app;
--- Read only: the currencies served (their exponents, for launch's currencyDecimals and what is
--- shown to a person) and the bet limits per game and currency (migration 0008).
-GRANT SELECT ON casino_currencies, casino_game_limits TO casino_app;
+-- The currencies (migration 0008) and the bet limits per game and currency are read by the
+-- ledger's functions only (ledger.open_session, ledger.session_by_token).
 
 -- Every write goes through a SECURITY DEFINER function of the ledger or of the purge: exactly
 -- those are executable (the helpers they call run as the owner inside them and are not).

@@ -508,8 +508,6 @@ def test_nobody_but_the_owner_creates_in_public(database_url):
 
 #: casino_app reads; every write is a ledger function's (grants.sql)
 CASINO_TABLE_GRANTS = {
-    "casino_currencies": {"SELECT"},
-    "casino_game_limits": {"SELECT"},
     "casino_game_sessions": {"SELECT"},
     "casino_wallets": {"SELECT"},
     "casino_transactions": {"SELECT"},
