@@ -408,6 +408,7 @@ ENTRY_POINTS = {
     "ledger.debit(bytea,text,text,bigint,text,uuid)",
     "ledger.credit(bytea,text,text,bigint,text,text,boolean,uuid)",
     "ledger.rollback(bytea,text,text,text,uuid)",
+    "ledger.debit_credit(bytea,text,text,text,bigint,bigint,text,boolean,uuid)",
     "ledger.open_session(uuid,bytea,uuid,uuid,text,integer)",
     "ledger.activate_session(uuid,text,text)",
     "ledger.fail_session(uuid)",

@@ -294,6 +294,10 @@ def own_game(database_url) -> Iterator[dict]:
             "VALUES (%s, %s, 'g', 'g', 1, 100000)",
             (other_game, other_provider),
         )
+        for g in (game, other_game):  # bet limits are per game and currency (migration 0008)
+            conn.execute(
+                "INSERT INTO casino_game_limits (game_id, currency, min_bet, max_bet) VALUES (%s, 'USD', 1, 100000)", (g,)
+            )
     yield {"game": game, "other_game": other_game, "other_provider": other_provider}
 
 
