@@ -123,7 +123,9 @@ SELECT r.id
         (SELECT b.next_attempt_at <= now() FROM provider_bets b
           WHERE b.game_round_id = r.id AND b.state IN ('pending', 'queued') ORDER BY b.id LIMIT 1),
         NOT EXISTS (SELECT 1 FROM provider_bets p
-                     WHERE p.game_round_id = r.id AND p.state IN ('pending', 'queued', 'parked')))
+                     WHERE p.game_round_id = r.id
+                       AND (p.state IN ('pending', 'queued')
+                            OR (p.state = 'parked' AND (p.final_status IS NULL OR p.transaction_id LIKE '%%:sweep-close')))))
  ORDER BY r.updated_at
  LIMIT %s
 """

@@ -16,6 +16,10 @@ class ProviderSettings(CommonSettings):
     #: signs provider -> casino callbacks (x-casino-signature)
     casino_secret: SecretStr | None = None
     casino_secret_arn: str | None = None
+    #: the value before a rotation: callbacks are always signed with the current one, but
+    #: outbox rows tagged under the previous one still verify (and are tagged again) during
+    #: the grace (seamless.provider.integrity)
+    casino_secret_previous: SecretStr | None = None
     provider_code: str = "jaqpot"
     #: the casino a launch without casinoCode belongs to
     casino_code: str = "demo-casino"

@@ -170,6 +170,7 @@ class Engine:
 
     def advance(self) -> str:
         """Delivers what it can; returns the round's status afterwards."""
+        self.retag_round()
         while True:
             action = next((a for a in self.rnd.actions if a.open), None)
             if action is None:
@@ -214,17 +215,24 @@ class Engine:
             self.record(action, result, "queued", next_attempt_at=self.next_attempt(action), note=note, final=False)
             return self.to_settlement(action)
 
+    def retag_round(self) -> None:
+        """During a rotation: the round's undelivered rows tagged under the previous key (that
+        still verify under it) are tagged again with the current one, all at once."""
+        keys = self.courier.keys
+        if keys.previous is None:
+            return
+        for action in self.rnd.actions:
+            if action.state in ("pending", "queued", "parked") and action.integrity_key == keys.previous.id:
+                doc = outbox.action_document(self.rnd, action)
+                if integrity.verify(integrity.Keys(keys.previous), doc, action.integrity_tag) is not None:
+                    outbox.retag(action.id, keys.previous.id, keys.current, doc)
+                    action.integrity_tag, action.integrity_key = keys.current.tag(doc), keys.current.id
+
     def verified(self, action: Action) -> bool:
-        """The row's integrity tag verifies; one made under the previous key (a rotation) is
-        made again with the current one."""
+        """The row's integrity tag verifies (under the current key, or the previous one during
+        a rotation): only then is it signed and sent."""
         doc = outbox.action_document(self.rnd, action)
-        key = integrity.verify(self.courier.keys, doc, action.integrity_tag)
-        if key is None:
-            return False
-        if key is not self.courier.keys.current and action.integrity_key:
-            outbox.retag(action.id, action.integrity_key, self.courier.keys.current, doc)
-            action.integrity_key = self.courier.keys.current.id
-        return True
+        return integrity.verify(self.courier.keys, doc, action.integrity_tag) is not None
 
     def send(self, action: Action) -> CallResult:
         """Inline: the client's immediate attempts (twice over with duplicate callbacks);
@@ -335,8 +343,8 @@ def round_status(actions: list[Action]) -> str:
         return "completed"  # a credit closed it (or an operator settled the closing credit)
     if not standing_bets(actions) and not credited(actions):
         return "cancelled"  # nothing stands and nothing was paid: nothing to close
-    if any(a.state == "parked" and a.payload.get("roundClosed") for a in actions):
-        return "pending_settlement"  # its closing credit was refused: an operator decides
+    if any(a.state == "parked" and a.transaction_id.endswith(":sweep-close") for a in actions):
+        return "pending_settlement"  # even the sweeper's close was refused: an operator decides
     return "open"  # played but not closed (explicit actions): the sweeper closes it later
 
 
