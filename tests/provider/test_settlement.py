@@ -10,7 +10,6 @@ import json
 
 import pytest
 import urllib3
-from seamless.contract import client as signed_client
 from seamless.contract import errors
 from seamless.contract.models import ProviderSimulateRequest
 from seamless.provider import outbox, settlement
@@ -28,7 +27,6 @@ from tests.support import (
     new_session,
     provider_session_for,
     wallet,
-    without_backoff,
 )
 
 SEED_ROUND = {
@@ -39,25 +37,12 @@ SEED_ROUND = {
 TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")  # type: ignore[arg-type]
 
 
+#: durable deliveries are due at once, no sleeping inline (tests/provider/conftest.py)
+pytestmark = pytest.mark.usefixtures("settle_now")
+
+
 class ProviderDied(BaseException):
     """The provider's process ends between two steps (nothing in it catches this)."""
-
-
-@pytest.fixture(autouse=True)
-def settle_now(monkeypatch):
-    """Durable deliveries are due at once (no backoff between runs), no sleeping inline."""
-    monkeypatch.setenv("SETTLEMENT_BACKOFF_BASE_SECONDS", "0")
-    reload_settings()
-    without_backoff(monkeypatch)
-    yield
-    monkeypatch.delenv("SETTLEMENT_BACKOFF_BASE_SECONDS")
-    reload_settings()
-
-
-@pytest.fixture
-def player(database_url):
-    user = make_player(database_url, 10_000)
-    return user, provider_session_for(database_url, user, new_session(database_url, user))
 
 
 class Casino:
@@ -79,13 +64,6 @@ class Casino:
             for path, b in bodies
             if (endpoint is None or path == f"/casino/{endpoint}") and (round_id is None or b.get("roundId") == round_id)
         ]
-
-
-@pytest.fixture
-def casino(monkeypatch):
-    c = Casino()
-    monkeypatch.setattr(signed_client, "default_transport", lambda: c.transport)
-    return c
 
 
 def play(provider_session: str, **round_fields) -> dict:

@@ -18,19 +18,11 @@ from seamless.provider.settings import ProviderSettings
 
 from devtools import admin, settlement_cli
 from devtools.template import Template
-from tests.provider.test_settlement import (  # noqa: F401 - fixtures
-    SEED_ROUND,
-    Casino,
-    ProviderDied,
-    casino,
-    expire_lease,
-    play,
-    player,
-    recorded,
-    settle_now,
-    states,
-)
+from tests.provider.test_settlement import SEED_ROUND, Casino, ProviderDied, expire_lease, play, recorded, states
 from tests.support import FakeHTTPResponse, admin_conn, call, fetch_one, make_player, new_session, provider_session_for, wallet
+
+#: durable deliveries are due at once, no sleeping inline (tests/provider/conftest.py)
+pytestmark = pytest.mark.usefixtures("settle_now")
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -89,19 +81,24 @@ def test_a_resend_by_the_same_player_sends_nothing_again_and_later_callbacks_use
     database_url, player, casino
 ):
     alice, ps = player
-    round_id = f"same-player-{ps}"
+    done, owed = f"same-player-done-{ps}", f"same-player-owed-{ps}"
+    round_fields = {"bets": [{"amount": 100}], "wins": [{"amount": 500, "relatedBetIndex": 0}]}
+    play(ps, roundId=done, **round_fields)  # completed
     casino.down["credit"] = 503
-    play(ps, roundId=round_id, bets=[{"amount": 100}], wins=[{"amount": 500, "relatedBetIndex": 0}])
-    sent = len(casino.sent(round_id=round_id))
+    play(ps, roundId=owed, **round_fields)  # its win waits in durable settlement
+    sent = len(casino.transport.seen)
     later = second_session(database_url, alice)  # the casino launched a new session for the re-send
-    again = play(later, roundId=round_id, bets=[{"amount": 100}], wins=[{"amount": 500, "relatedBetIndex": 0}])
-    assert again["status"] == "pending_settlement" and again["settlement"] == "pending"
-    assert len(casino.sent(round_id=round_id)) == sent  # nothing already sent is sent again
-    assert round_session(database_url, round_id) == ps
+    again = play(later, roundId=done, **round_fields)
+    assert again["status"] == "completed" and again["settlement"] == "complete"
+    assert [a["code"] for a in again["actions"]] == ["OK", "OK"] and not any(a["replayed"] for a in again["actions"])
+    pending = play(later, roundId=owed, **round_fields)
+    assert pending["status"] == "pending_settlement" and pending["settlement"] == "pending"
+    assert [p for p, _ in casino.transport.seen[sent:] if p != "/casino/getBalance"] == []  # nothing sent again
+    assert round_session(database_url, done) == round_session(database_url, owed) == ps
     del casino.down["credit"]
     settlement.drain()
-    assert tokens(casino, "credit", round_id) == {session_token(database_url, ps)}
-    assert wallet(database_url, alice)[0] == 10_000 - 100 + 500
+    assert tokens(casino, "credit", owed) == {session_token(database_url, ps)}
+    assert wallet(database_url, alice)[0] == 10_000 + 2 * 400
 
 
 def test_an_unclosed_round_sent_again_is_still_closed_by_the_sweeper(database_url, player, casino):
@@ -413,9 +410,8 @@ def test_a_worker_that_outlived_its_lease_stops_and_every_attempt_is_recorded(da
 
 def test_a_row_the_round_player_did_not_record_is_never_sent(database_url, player, casino):
     """As provider_app (its password is all an attacker has): a round and a queued win."""
-    from seamless.runtime.settings import common
-
     import psycopg
+    from seamless.runtime.settings import common
 
     bob = make_player(database_url, 1_000)
     bob_ps = second_session(database_url, bob)

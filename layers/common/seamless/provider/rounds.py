@@ -103,6 +103,7 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
     if start is None:
         raise errors.ProviderError("The casino did not report a balance before the round; nothing was played.")
     owner = owner_id("player")
+    retag_previous(settings)  # during a rotation only: rows tagged under the previous key
     rnd = outbox.claim(round_id, session["id"], owner, lease_seconds(deadline, settings), settings.settlement_horizon_seconds)
     if rnd is None:
         # The round exists and is not this run's to play: another player's (refused, nothing
@@ -147,7 +148,7 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
         outbox.release(rnd, owner, status)
         raise
     outbox.release(rnd, owner, status)
-    retag_previous(settings)  # during a rotation only: rows tagged under the previous key
+    retag_previous(get_settings())  # during a rotation only (seen now, even one during this round)
     final = balance(client, base_url, courier.token, deadlines.at(settings.invocation_margin_seconds))
     result = report(
         rnd,

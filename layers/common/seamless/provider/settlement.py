@@ -54,6 +54,8 @@ from .outbox import Action, LeaseLost, Planned, Round
 from .settings import ProviderSettings, get_settings
 
 FINISHED = ("completed", "cancelled")
+#: rotations (current, previous key ids) this process already ran the re-tag pass for
+_retagged: set[tuple[str, str]] = set()
 _rng = random.Random()  # noqa: S311 - backoff jitter, not security
 
 
@@ -70,7 +72,14 @@ class Courier:
     client: SignedClient
     base_url: str
     token: str
-    keys: integrity.Keys
+    secret_ref: str
+
+    @property
+    def keys(self) -> integrity.Keys:
+        """The outbox keys as the settings name them now (a rotation during the round is seen
+        at once: new rows are tagged with the new key, rows tagged before verify under the
+        previous one)."""
+        return keys_for(get_settings(), self.secret_ref)
 
     def send(self, action: Action, *, max_attempts: int | None, deadline: float | None) -> CallResult:
         # the round's session token always wins over anything a row's payload carries
@@ -93,7 +102,7 @@ def courier_for(rnd: Round, settings: ProviderSettings) -> Courier | None:
         casino_client(settings, session["secret_ref"]),
         session["callback_base_url"].rstrip("/"),
         session["casino_session_token"],
-        keys_for(settings, session["secret_ref"]),
+        session["secret_ref"],
     )
 
 
@@ -230,9 +239,14 @@ class Engine:
 
     def verified(self, action: Action) -> bool:
         """The row's integrity tag verifies (under the current key, or the previous one during
-        a rotation): only then is it signed and sent."""
+        a rotation, when the round's rows are tagged again at once): only then is it signed
+        and sent."""
+        keys = self.courier.keys
         doc = outbox.action_document(self.rnd, action)
-        return integrity.verify(self.courier.keys, doc, action.integrity_tag) is not None
+        key = integrity.verify(keys, doc, action.integrity_tag)
+        if key is not None and key is not keys.current:
+            self.retag_round()
+        return key is not None
 
     def send(self, action: Action) -> CallResult:
         """Inline: the client's immediate attempts (twice over with duplicate callbacks);
@@ -253,6 +267,12 @@ class Engine:
         return combined
 
     def record(self, action: Action, result: CallResult, state: str, **kwargs: Any) -> None:
+        keys = self.courier.keys
+        if keys.previous is not None and (keys.current.id, keys.previous.id) not in _retagged:
+            # the signing secret rotated while this worker ran: every undelivered row tagged
+            # under the previous key is tagged again now, while the previous key is known
+            outbox.retag_previous(keys)
+            _retagged.add((keys.current.id, keys.previous.id))
         extra = None if self.inline else {"durable": True}
         outbox.record_attempts(action, result, state, code=result_code(result), attempts_extra=extra, **kwargs)
 
