@@ -77,9 +77,7 @@ def test_simulate_round_passes_the_providers_round_mismatch_through(database_url
     assert wallet(database_url, bob)[0] == 10_000 and wallet(database_url, alice)[0] == 10_000 - 100
 
 
-def test_a_resend_by_the_same_player_sends_nothing_again_and_later_callbacks_use_the_rounds_session(
-    database_url, player, casino
-):
+def test_a_resend_by_the_same_player_sends_nothing_again_and_later_callbacks_use_the_rounds_session(database_url, player, casino):
     alice, ps = player
     done, owed = f"same-player-done-{ps}", f"same-player-owed-{ps}"
     round_fields = {"bets": [{"amount": 100}], "wins": [{"amount": 500, "relatedBetIndex": 0}]}
@@ -474,3 +472,14 @@ def test_rows_tagged_before_a_rotation_verify_and_are_tagged_again(database_url,
         monkeypatch.setenv("CASINO_SECRET", old)
         monkeypatch.delenv("CASINO_SECRET_PREVIOUS")
         reload_settings()
+
+
+def test_the_retry_command_says_why_it_refuses(database_url, player, casino, capsys):
+    import argparse
+
+    _, ps = player
+    report = play(ps, actions=[{"type": "bet", "amount": 100}, {"type": "close"}, {"type": "win", "amount": 300, "betIndex": 0}])
+    (item,) = parked_of(report["roundId"])
+    args = argparse.Namespace(command="settlement", action="retry", id=item["id"], note=None)
+    assert settlement_cli.run(args) == 1
+    assert "retry refused" in capsys.readouterr().err and parked_of(report["roundId"])  # still parked
