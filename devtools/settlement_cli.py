@@ -3,8 +3,10 @@ functions run when deployed:
 
   python -m devtools settle                      one durable-delivery run (SettlementFunction)
   python -m devtools sweep [--timeout S]         finish rounds left open (RoundSweeperFunction)
-  python -m devtools settlement list             parked callbacks that need an operator
-  python -m devtools settlement retry ID         put a parked callback back into settlement
+  python -m devtools settlement list             parked callbacks that need an operator: round, player,
+                                                 amount, why it parked, what must be final before it
+  python -m devtools settlement retry ID         put the round's parked callbacks back into settlement,
+                                                 in order, and try at once (or say why not)
   python -m devtools settlement resolve ID --note TEXT
                                                  close a parked callback (settled by other means)
 """
@@ -38,17 +40,24 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = outbox.parked()
         for r in rows:
-            print(
-                f"{r['id']:>8}  {r['round_id']}  {r['action_type']:<8} {r['transaction_id']}  amount {r['amount']}  "
-                f"answer {r['final_status'] or '-'} {r['final_code'] or ''}  attempts {r['attempts']}  {r['note'] or ''}"
-            )
+            print(describe(r))
         print(f"{len(rows)} parked settlement(s)", file=sys.stderr)
         return 0
     if args.id is None:
         print(f"settlement {args.action} needs the parked callback's id (see `settlement list`)", file=sys.stderr)
         return 2
     if args.action == "retry":
-        done = settlement.retry(args.id)
+        try:
+            outcome = settlement.retry(args.id)
+        except settlement.RetryRefused as refused:
+            print(f"retry refused: {refused}", file=sys.stderr)
+            return 1
+        print(
+            f"retry: {outcome.requeued} parked callback(s) of the round re-queued in order with a fresh horizon; "
+            f"after one attempt the round is {outcome.status}",
+            file=sys.stderr,
+        )
+        return 0
     else:
         if not args.note:
             print("settlement resolve needs --note: how the money was settled", file=sys.stderr)
@@ -56,3 +65,15 @@ def run(args: argparse.Namespace) -> int:
         done = settlement.resolve(args.id, args.note)
     print(f"{args.action}: {'done' if done else 'no parked callback has this id'}", file=sys.stderr)
     return 0 if done else 1
+
+
+def describe(r: dict) -> str:
+    """One parked item for an operator: what, whose, how much, why, and what it waits for."""
+    kind = "rescue rollback" if r["rescue"] else r["action_type"]
+    answer = f"final answer {r['final_status']} {r['final_code']}" if r["final_status"] is not None else "no final answer"
+    waits = f"waits for: {r['waits_for']}" if r["waits_for"] else "nothing earlier is undelivered"
+    return (
+        f"#{r['id']}  round {r['round_id']}  player {r['player']}  {kind} {r['transaction_id']}  "
+        f"amount {r['amount']} {r['currency']} (minor units)  {answer}, {r['attempts']} attempt(s)  "
+        f"why: {r['note'] or '-'}  {waits}"
+    )

@@ -29,7 +29,6 @@ from tests.support import (
     new_session,
     provider_session_for,
     wallet,
-    without_backoff,
 )
 
 SEED_ROUND = {
@@ -40,25 +39,12 @@ SEED_ROUND = {
 TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")  # type: ignore[arg-type]
 
 
+#: durable deliveries are due at once, no sleeping inline (tests/provider/conftest.py)
+pytestmark = pytest.mark.usefixtures("settle_now")
+
+
 class ProviderDied(BaseException):
     """The provider's process ends between two steps (nothing in it catches this)."""
-
-
-@pytest.fixture(autouse=True)
-def settle_now(monkeypatch):
-    """Durable deliveries are due at once (no backoff between runs), no sleeping inline."""
-    monkeypatch.setenv("SETTLEMENT_BACKOFF_BASE_SECONDS", "0")
-    reload_settings()
-    without_backoff(monkeypatch)
-    yield
-    monkeypatch.delenv("SETTLEMENT_BACKOFF_BASE_SECONDS")
-    reload_settings()
-
-
-@pytest.fixture
-def player(database_url):
-    user = make_player(database_url, 10_000)
-    return user, provider_session_for(database_url, user, new_session(database_url, user))
 
 
 class Casino:
@@ -80,13 +66,6 @@ class Casino:
             for path, b in bodies
             if (endpoint is None or path == f"/casino/{endpoint}") and (round_id is None or b.get("roundId") == round_id)
         ]
-
-
-@pytest.fixture
-def casino(monkeypatch):
-    c = Casino()
-    monkeypatch.setattr(signed_client, "default_transport", lambda: c.transport)
-    return c
 
 
 def play(provider_session: str, **round_fields) -> dict:
@@ -143,9 +122,11 @@ def test_seed_round_with_an_undecided_rollback_refunds_the_stake_once_delivered(
     assert status == "completed" and all(state == "delivered" and code == "OK" for _, state, code, _ in rows)
     assert wallet(database_url, user)[0] == 10_000 - 1000 - 500 + 500 + 2500  # the 500 stake refunded
     assert admin.reconcile(database_url).ok
+    sent_before = len(casino.sent(round_id=report["roundId"]))
     again = play(ps, roundId=report["roundId"], **SEED_ROUND)  # the same round, asked again: now settled
     assert again["settlement"] == "complete" and again["status"] == "completed" and again["consistent"] is True
-    assert all(a["state"] == "delivered" and a["replayed"] for a in again["actions"])
+    assert all(a["state"] == "delivered" and a["code"] == "OK" for a in again["actions"])
+    assert len(casino.sent(round_id=report["roundId"])) == sent_before  # §6: nothing already sent is sent again
 
 
 @pytest.mark.parametrize(
@@ -377,8 +358,10 @@ def test_undelivered_at_the_horizon_is_parked_then_retried_by_an_operator(databa
     settlement.drain()  # parked is out of the drain until an operator acts
     assert [p["id"] for p in outbox.parked() if p["round_id"] == report["roundId"]] == [parked[0]["id"]]
     del casino.down["credit"]
-    assert settlement.retry(parked[0]["id"]) and not settlement.retry(parked[0]["id"])
-    settlement.drain()
+    outcome = settlement.retry(parked[0]["id"])  # re-queued with a fresh horizon and an attempt at once
+    assert (outcome.requeued, outcome.status) == (1, "completed")
+    with pytest.raises(settlement.RetryRefused, match="not a parked settlement"):
+        settlement.retry(parked[0]["id"])
     assert recorded(database_url, report["roundId"])[0] == "completed"
     assert wallet(database_url, user)[0] == 10_000 - 100 + 400
 
@@ -401,7 +384,7 @@ def test_no_closing_credit_when_every_bet_was_refused(database_url, casino):
     report = play(ps, bets=[{"amount": 5_000}])
     assert [(a["type"], a["code"], a["state"]) for a in report["actions"]] == [
         ("bet", "INSUFFICIENT_FUNDS", "delivered"),
-        ("close", "CANCELLED", "cancelled"),
+        ("close", None, "cancelled"),  # never sent: no code (§6)
     ]
     assert casino.sent("credit", report["roundId"]) == []
     assert report["status"] == "cancelled" and report["settlement"] == "complete"

@@ -88,6 +88,17 @@ def test_settlement_simulation(database_url, monkeypatch, seed):
     assert figures.rounds == rounds and sum(figures.faults.values()) > 0, figures.line()
 
 
+#: seeds that once failed, run at the length they failed at (a seed reaches the round that
+#: failed only with as many rounds): 4244165557, round 162 (issue 26, item 8)
+REGRESSION_SEEDS = ((4_244_165_557, 1_000),)
+
+
+@pytest.mark.parametrize(("seed", "rounds"), REGRESSION_SEEDS, ids=lambda v: str(v))
+def test_settlement_simulation_regression(database_url, monkeypatch, seed, rounds):
+    figures = run_seed(seed, rounds, database_url, monkeypatch)
+    assert_clean(figures, rounds)
+
+
 @pytest.mark.soak
 def test_settlement_simulation_soak(database_url, monkeypatch):
     """>= 50,000 rounds (SETTLEMENT_SOAK_ROUNDS) from fresh seeds of 1,000 rounds each; a

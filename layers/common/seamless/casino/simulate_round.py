@@ -34,6 +34,9 @@ def simulate_round(req: SimulateRoundRequest) -> dict[str, Any]:
         deadline=deadlines.at(settings.simulate_margin_seconds),
     )
     report = result.json() if result.status == 200 else None
+    passed = contract_refusal(result.status, result.json())
+    if passed is not None:
+        raise passed  # e.g. 409 ROUND_MISMATCH: passed through as it is (docs/protocol.md §6)
     if not isinstance(report, dict):
         raise errors.ProviderError(f"The game provider could not play the round (HTTP {result.status or 'no answer'}).")
     if report.get("finalBalance") is None:
@@ -43,6 +46,22 @@ def simulate_round(req: SimulateRoundRequest) -> dict[str, Any]:
         expected = report.get("expectedFinalBalance")
         report["consistent"] = expected is not None and report["finalBalance"] == expected
     return {"sessionId": session.session_id, **report}
+
+
+def contract_refusal(status: int | None, body: Any) -> errors.ApiError | None:
+    """The provider's contract 4xx (a code of §3 with its own status), to pass through as it
+    is; None for anything else (a 401 is the casino's own signing problem: PROVIDER_ERROR)."""
+    if status is None or not 400 <= status < 500 or status == 401 or not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return None
+    cls = next((c for c in errors.catalog() if c.contract and c.code == error.get("code") and c.status == status), None)
+    if cls is None:
+        return None
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    details = error.get("details") if isinstance(error.get("details"), list) else None
+    return cls(message, details=details)
 
 
 def wallet_balance(session_id: str) -> int:

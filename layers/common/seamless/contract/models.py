@@ -306,7 +306,7 @@ class ReportAction(ResponseModel):
     transaction_id: str
     amount: int
     http_status: int | None
-    code: str
+    code: str | None = Field(description="OK or the error code; null (with httpStatus null, attempts 0) for an action never sent")
     balance: int | None
     attempts: int
     replayed: bool = False

@@ -88,10 +88,17 @@ def _invalid(field: str, message: str) -> errors.ValidationError:
     return errors.ValidationError(details=[{"field": field, "message": message}])
 
 
+def id_base(round_id: str) -> str:
+    """What every id derived from a round id starts with: the round id itself up to 100
+    characters, else its SHA-256 (40 hex digits). Never truncated: two distinct round ids the
+    contract allows (up to 128 characters) always give distinct bases (docs/protocol.md §6)."""
+    return round_id if len(round_id) <= 100 else hashlib.sha256(round_id.encode()).hexdigest()[:40]
+
+
 def transaction_ids(round_id: str, plan: list[PlannedAction]) -> dict[int, str]:
     """Deterministic ids derived from the round id (a replayed run reuses them), each within
     the protocol's 128 characters."""
-    base = round_id if len(round_id) <= 100 else hashlib.sha256(round_id.encode()).hexdigest()[:40]
+    base = id_base(round_id)
     ids: dict[int, str] = {}
     for action in plan:
         if action.type == "bet":
@@ -108,6 +115,15 @@ def bet_win_win_id(transaction_id: str) -> str:
     return f"{transaction_id}:win"
 
 
+def sweep_close_id(round_id: str) -> str:
+    """The closing credit of 0 the sweeper sends for a round played but never closed."""
+    return f"{id_base(round_id)}:sweep-close"
+
+
 def rescue_rollback_id(bet_transaction_id: str) -> str:
-    """The rollback sent for a debit that got no definitive answer."""
-    return f"{bet_transaction_id[:110]}:rescue"
+    """The rollback sent for a debit that got no definitive answer: the bet's id and
+    `:rescue`, or, where that would pass 128 characters, the bet id's SHA-256 (hashed, never
+    truncated)."""
+    if len(bet_transaction_id) + len(":rescue") <= 128:
+        return f"{bet_transaction_id}:rescue"
+    return f"{hashlib.sha256(bet_transaction_id.encode()).hexdigest()[:40]}:rescue"

@@ -26,22 +26,9 @@ from ..contract.money import format_minor
 from ..runtime import db
 from ..runtime.settings import PROVIDER_ROLE
 from . import queries
+from .outbox import wire_state  # one definition for the round report and this page
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def wire_state(state: str, final_status: int | None) -> str:
-    """A provider_bets row's state as the wire names it: delivered (it has its final answer),
-    queued (durable settlement still owes it) or cancelled (never to be sent). A parked row
-    counts as delivered when it has a final answer (e.g. ROUND_CLOSED on a win), as queued
-    when it was undelivered at the horizon."""
-    if state in ("delivered", "resolved"):
-        return "delivered"
-    if state == "parked":
-        return "delivered" if final_status is not None and final_status < 500 else "queued"
-    if state == "cancelled":
-        return "cancelled"
-    return "queued"  # pending, queued
 
 
 @dataclass(frozen=True)

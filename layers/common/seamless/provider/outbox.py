@@ -10,6 +10,7 @@ provider role's connection; no casino table is ever touched.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,11 +21,26 @@ from psycopg.types.json import Jsonb
 from ..contract.client import CallResult
 from ..runtime import db
 from ..runtime.settings import PROVIDER_ROLE
-from . import queries
+from . import integrity, queries
 
 ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback", "betWin": "debitCredit"}
 #: the row states a worker still has to deliver
 OPEN_STATES = ("pending", "queued")
+
+
+def wire_state(state: str, final_status: int | None) -> str:
+    """A row's state as the wire names it (docs/protocol.md §6, §7), for the round report and
+    the round page alike: delivered (it has its final answer, or an operator settled it),
+    queued (owed: durable settlement or an operator still has to deliver it) or cancelled
+    (never to be sent). A parked row counts as delivered when it has the casino's final
+    answer (e.g. ROUND_CLOSED on a win), as queued when it has none (the horizon passed)."""
+    if state in ("delivered", "resolved"):
+        return "delivered"
+    if state == "parked":
+        return "delivered" if final_status is not None and final_status < 500 else "queued"
+    if state == "cancelled":
+        return "cancelled"
+    return "queued"  # pending, queued
 
 
 @dataclass
@@ -46,6 +62,10 @@ class Action:
     final_code: str | None
     balance: int | None
     note: str | None = None
+    integrity_tag: str | None = None
+    integrity_key: str | None = None
+    #: an attempt was started (it may have reached the casino)
+    started: bool = False
 
     @property
     def open(self) -> bool:
@@ -95,7 +115,14 @@ class Action:
             final_code=row["final_code"],
             balance=row["casino_balance"],
             note=row["note"],
+            integrity_tag=row.get("integrity_tag"),
+            integrity_key=row.get("integrity_key"),
+            started=row.get("send_started_at") is not None or bool(row["attempts"]),
         )
+
+    @property
+    def wire_state(self) -> str:
+        return wire_state(self.state, self.final_status)
 
 
 @dataclass
@@ -135,6 +162,45 @@ class Planned:
     payload: dict[str, Any]
     rescue: bool = False
     needs_standing_bet: bool = False
+
+
+def document(
+    rnd: Round,
+    *,
+    index: int,
+    type: str,
+    transaction_id: str,
+    amount: int,
+    payload: dict[str, Any],
+    rescue: bool,
+    needs_standing_bet: bool,
+) -> bytes:
+    """What a row's integrity tag covers (seamless.provider.integrity)."""
+    return integrity.document(
+        round_id=rnd.round_id,
+        session_id=rnd.provider_session_id,
+        index=index,
+        type=type,
+        endpoint=ENDPOINT[type],
+        transaction_id=transaction_id,
+        amount=amount,
+        payload=payload,
+        rescue=rescue,
+        needs_standing_bet=needs_standing_bet,
+    )
+
+
+def action_document(rnd: Round, action: Action) -> bytes:
+    return document(
+        rnd,
+        index=action.index,
+        type=action.type,
+        transaction_id=action.transaction_id,
+        amount=action.amount,
+        payload=action.payload,
+        rescue=action.rescue,
+        needs_standing_bet=action.needs_standing_bet,
+    )
 
 
 def _fetch(query: str, params: Any) -> list[dict[str, Any]]:
@@ -178,9 +244,10 @@ def load_actions(rnd: Round) -> Round:
     return rnd
 
 
-def record(rnd: Round, planned: list[Planned], *, state: str = "pending") -> None:
-    """Records actions before they are sent (one statement for the lot); rows a re-run finds
-    already recorded are kept as they are."""
+def record(rnd: Round, planned: list[Planned], *, keys: integrity.Keys, state: str = "pending") -> None:
+    """Records actions before they are sent (one statement for the lot), each with its
+    integrity tag; rows a re-run finds already recorded are kept as they are."""
+    key = keys.current
     rows = [
         (
             rnd.id,
@@ -193,6 +260,19 @@ def record(rnd: Round, planned: list[Planned], *, state: str = "pending") -> Non
             state,
             p.rescue,
             p.needs_standing_bet,
+            key.tag(
+                document(
+                    rnd,
+                    index=p.index,
+                    type=p.type,
+                    transaction_id=p.transaction_id,
+                    amount=p.amount,
+                    payload=p.payload,
+                    rescue=p.rescue,
+                    needs_standing_bet=p.needs_standing_bet,
+                )
+            ),
+            key.id,
         )
         for p in planned
     ]
@@ -214,42 +294,119 @@ def record_attempts(
     next_attempt_at: Any = None,
     note: str | None = None,
     attempts_extra: dict[str, Any] | None = None,
+    final: bool | None = None,
 ) -> None:
-    """Stores one send's attempts and what they decided (final answer or not)."""
-    attempts = [dict(a.as_json(), **(attempts_extra or {})) for a in result.attempts]
-    body = result.json() if result.definitive else None
+    """Stores one send's attempts and what they decided: a final answer when `final` (the
+    default: whatever the client took as definitive), or none (an answer that is not final
+    for owed money, docs/protocol.md §7a). The row then holds what the database holds: a row
+    another worker already finished keeps its answer, and gets these attempts beside it."""
+    definitive = result.definitive if final is None else final
+    send = uuid.uuid4().hex[:16]
+    attempts = [dict(a.as_json(), send=send, **(attempts_extra or {})) for a in result.attempts]
+    body = result.json() if definitive else None
     balance = body.get("balance") if isinstance(body, dict) and type(body.get("balance")) is int else None
-    final_status = result.status if result.definitive else None
+    final_status = result.status if definitive else None
     params = {
         "id": action.id,
         "attempts": Jsonb(attempts),
         "state": state,
         "final_status": final_status,
-        "final_code": code if result.definitive else None,
+        "final_code": code if definitive else None,
         "balance": balance,
         "next_attempt_at": next_attempt_at,
         "note": note,
-        "known_attempts": len(action.attempts),
+        "send": Jsonb([{"send": send}]),
     }
-    # idempotent: applies only while the row has the attempts this worker knew of
-    db.run_idempotent(PROVIDER_ROLE, lambda conn: conn.execute(queries.RECORD_ATTEMPTS, params))
+
+    def work(conn: Any) -> dict[str, Any] | None:
+        cur = conn.cursor(row_factory=dict_row)
+        row = cur.execute(queries.RECORD_ATTEMPTS, params).fetchone()
+        # None: a retry after a lost commit acknowledgement, this send already recorded
+        return row or cur.execute(queries.ACTION_STATE, (action.id,)).fetchone()
+
+    stored = db.run_idempotent(PROVIDER_ROLE, work)
     action.attempts += attempts
-    action.state = state
-    if result.definitive:
-        action.final_status, action.final_code = final_status, code
-        action.balance = balance if balance is not None else action.balance
-    if note:
-        action.note = note
+    if stored is not None:
+        action.state = stored["state"]
+        action.final_status, action.final_code = stored["final_status"], stored["final_code"]
+        action.balance = stored["casino_balance"]
+        action.note = stored["note"]
 
 
 def set_state(actions: list[Action], state: str, *, note: str | None = None, next_attempt_at: Any = None) -> None:
+    """Moves undelivered rows on; one another worker finished meanwhile is left as it is (and
+    the caller's copy is reloaded by its next load_actions)."""
     if not actions:
         return
     params = {"ids": [a.id for a in actions], "state": state, "note": note, "next_attempt_at": next_attempt_at}
-    db.run_idempotent(PROVIDER_ROLE, lambda conn: conn.execute(queries.SET_ACTION_STATE, params))
+    moved = db.run_idempotent(
+        PROVIDER_ROLE, lambda conn: {r[0] for r in conn.execute(queries.SET_ACTION_STATE, params).fetchall()}
+    )
     for a in actions:
-        a.state = state
-        a.note = note or a.note
+        if a.id in moved:
+            a.state = state
+            a.note = note or a.note
+
+
+class LeaseLost(Exception):
+    """The worker no longer holds the round (its lease ran out and another took it, or the
+    action was finished by another): it stops at once and sends nothing more."""
+
+
+def begin_send(rnd: Round, action: Action, owner: str, lease_seconds: float) -> None:
+    """Renews the round's lease and marks the action started, just before its attempt;
+    LeaseLost when this worker no longer holds the round or the action is no longer open."""
+    params = {"round": rnd.id, "owner": owner, "lease": lease_seconds, "id": action.id}
+    rows = db.run_idempotent(PROVIDER_ROLE, lambda conn: conn.execute(queries.BEGIN_SEND, params).fetchall())
+    if not rows:
+        raise LeaseLost(f"round {rnd.round_id}: lease lost before sending {action.transaction_id}")
+    action.started = True
+
+
+def renew_horizon(rnd: Round, owner: str, horizon_seconds: int) -> None:
+    rows = db.run_idempotent(
+        PROVIDER_ROLE,
+        lambda conn: conn.execute(queries.SET_SETTLE_BY, {"id": rnd.id, "owner": owner, "horizon": horizon_seconds}).fetchall(),
+    )
+    if rows:
+        rnd.settle_by = rows[0][0]
+
+
+def round_player(round_id: str, session_id: str) -> tuple[str, bool] | None:
+    """The casino player a round belongs to, and whether the session is that player's."""
+    rows = _fetch(queries.ROUND_PLAYER, {"round_id": round_id, "session": session_id})
+    return (rows[0]["casino_player_id"], bool(rows[0]["same_player"])) if rows else None
+
+
+def retag(action_id: int, old_key: str, key: integrity.Key, doc: bytes) -> None:
+    params = {"id": action_id, "old_key": old_key, "tag": key.tag(doc), "key": key.id}
+    db.run_idempotent(PROVIDER_ROLE, lambda conn: conn.execute(queries.RETAG_ACTION, params))
+
+
+def retag_previous(keys: integrity.Keys, limit: int = 500) -> int:
+    """During a rotation: undelivered rows tagged under the previous key that still verify
+    under it are tagged again with the current one (before the previous secret is gone).
+    Returns how many were re-tagged."""
+    if keys.previous is None:
+        return 0
+    done = 0
+    for row in _fetch(queries.TAGGED_WITH, (keys.previous.id, limit)):
+        doc = integrity.document(
+            round_id=row["round_id"],
+            session_id=row["provider_session_id"],
+            index=row["action_index"],
+            type=row["action_type"],
+            endpoint=row["endpoint"],
+            transaction_id=row["transaction_id"],
+            amount=row["amount"],
+            payload=row["payload"] or {},
+            rescue=row["rescue"],
+            needs_standing_bet=row["needs_standing_bet"],
+        )
+        if integrity.verify(integrity.Keys(keys.previous), doc, row["integrity_tag"]) is not None:
+            retag(row["id"], keys.previous.id, keys.current, doc)
+            done += 1
+    return done
 
 
 def set_round_status(rnd: Round, status: str) -> None:
@@ -280,11 +437,18 @@ def parked() -> list[dict[str, Any]]:
     return _fetch(queries.PARKED, ())
 
 
-def retry_parked(action_id: int, horizon_seconds: int) -> bool:
+def parked_one(action_id: int) -> dict[str, Any] | None:
+    rows = _fetch(queries.PARKED_ONE, (action_id,))
+    return rows[0] if rows else None
+
+
+def retry_parked(action_id: int, horizon_seconds: int) -> tuple[int, int] | None:
+    """Re-queues the round's parked items without a final answer, in order, with a fresh
+    horizon; (round pk, items re-queued), or None when nothing was (busy, or not such an item)."""
     rows = db.run_once(
         PROVIDER_ROLE, lambda conn: conn.execute(queries.RETRY_PARKED, {"id": action_id, "horizon": horizon_seconds}).fetchall()
     )
-    return bool(rows)
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def resolve_parked(action_id: int, note: str) -> int | None:

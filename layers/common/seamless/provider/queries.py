@@ -34,19 +34,37 @@ SELECT s.id, s.currency::text AS currency, s.casino_session_token, cu.casino_pla
 ROUND_COLUMNS = """r.id, r.round_id, r.provider_session_id, r.status, r.runs, r.starting_balance,
        r.lease_owner, r.lease_until, r.settle_by, r.created_at, r.updated_at"""
 
-#: a new round, or a re-run of a finished one (replay-safe roundId), or the takeover of one
-#: whose player died (open, lease run out); a round being played or settled is not taken
+#: a new round, or the same player's re-send of one that is open with no worker on it (it goes
+#: on from its records), or of one that ended with nothing recorded (played now). The round
+#: keeps its own session: a re-send never re-points it (docs/protocol.md §6, a round belongs
+#: to its player), and another player's session never takes it. A finished round with
+#: records, or one being played or settled, is not taken (its report is read instead).
 CLAIM_ROUND = f"""
 INSERT INTO provider_game_rounds AS r (round_id, provider_session_id, status, lease_owner, lease_until, settle_by)
 VALUES (%(round_id)s, %(session)s, 'open', %(owner)s, now() + make_interval(secs => %(lease)s),
         now() + make_interval(secs => %(horizon)s))
 ON CONFLICT (round_id) DO UPDATE
-   SET runs = r.runs + 1, provider_session_id = EXCLUDED.provider_session_id,
+   SET runs = r.runs + 1,
+       status = CASE WHEN r.status IN ('completed', 'cancelled') THEN 'open' ELSE r.status END,
+       settle_by = CASE WHEN r.status IN ('completed', 'cancelled') THEN EXCLUDED.settle_by ELSE r.settle_by END,
        lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until, updated_at = now()
- WHERE r.status IN ('completed', 'cancelled')
-    OR (r.status = 'open' AND (r.lease_until IS NULL OR r.lease_until < now()))
-    OR r.lease_owner = EXCLUDED.lease_owner  -- our own claim again (a retry after a lost commit acknowledgement)
+ WHERE (SELECT s.casino_user_id FROM provider_sessions s WHERE s.id = r.provider_session_id)
+     = (SELECT s.casino_user_id FROM provider_sessions s WHERE s.id = EXCLUDED.provider_session_id)
+   AND ((r.status IN ('completed', 'cancelled')
+         AND NOT EXISTS (SELECT 1 FROM provider_bets b WHERE b.game_round_id = r.id))
+        OR (r.status = 'open' AND (r.lease_until IS NULL OR r.lease_until < now()))
+        OR r.lease_owner = EXCLUDED.lease_owner)  -- our own claim again (a retry after a lost commit acknowledgement)
 RETURNING {ROUND_COLUMNS}, (xmax = 0) AS created
+"""
+
+#: the casino player a round belongs to, and whether a session is that player's
+ROUND_PLAYER = """
+SELECT cu.casino_player_id, (s.casino_user_id = (SELECT o.casino_user_id FROM provider_sessions o WHERE o.id = %(session)s))
+       AS same_player
+  FROM provider_game_rounds r
+  JOIN provider_sessions s ON s.id = r.provider_session_id
+  JOIN provider_casino_users cu ON cu.id = s.casino_user_id
+ WHERE r.round_id = %(round_id)s
 """
 
 ROUND_BY_ROUND_ID = f"SELECT {ROUND_COLUMNS} FROM provider_game_rounds r WHERE r.round_id = %s"
@@ -58,6 +76,27 @@ UPDATE provider_game_rounds r
    SET lease_owner = %(owner)s, lease_until = now() + make_interval(secs => %(lease)s), updated_at = now()
  WHERE r.id = %(id)s AND r.status = ANY(%(statuses)s) AND (r.lease_until IS NULL OR r.lease_until < now())
 RETURNING {ROUND_COLUMNS}
+"""
+
+#: just before an action's attempt: the worker still holds the round's lease (renewed here),
+#: the action is still undelivered, and it is marked as started (a bet marked so may have
+#: reached the casino). No row: the lease is lost or another worker delivered it - stop.
+BEGIN_SEND = """
+WITH held AS (
+    UPDATE provider_game_rounds
+       SET lease_until = greatest(lease_until, now() + make_interval(secs => %(lease)s)), updated_at = now()
+     WHERE id = %(round)s AND lease_owner = %(owner)s AND lease_until > now()
+    RETURNING id)
+UPDATE provider_bets b SET send_started_at = coalesce(b.send_started_at, now()), updated_at = now()
+  FROM held
+ WHERE b.id = %(id)s AND b.game_round_id = held.id AND b.state IN ('pending', 'queued')
+RETURNING b.id
+"""
+
+SET_SETTLE_BY = """
+UPDATE provider_game_rounds SET settle_by = now() + make_interval(secs => %(horizon)s), updated_at = now()
+ WHERE id = %(id)s AND lease_owner = %(owner)s
+RETURNING settle_by
 """
 
 RELEASE_ROUND = """
@@ -85,7 +124,8 @@ SELECT r.id
           WHERE b.game_round_id = r.id AND b.state IN ('pending', 'queued') ORDER BY b.id LIMIT 1),
         NOT EXISTS (SELECT 1 FROM provider_bets p
                      WHERE p.game_round_id = r.id
-                       AND (p.state IN ('pending', 'queued') OR (p.state = 'parked' AND p.final_status IS NULL))))
+                       AND (p.state IN ('pending', 'queued')
+                            OR (p.state = 'parked' AND (p.final_status IS NULL OR p.transaction_id LIKE '%%:sweep-close')))))
  ORDER BY r.updated_at
  LIMIT %s
 """
@@ -100,7 +140,8 @@ SELECT r.id FROM provider_game_rounds r
 """
 
 SESSION_OF_ROUND = """
-SELECT s.casino_session_token, s.currency::text AS currency, c.callback_base_url, c.secret_ref
+SELECT s.id, s.casino_session_token, s.currency::text AS currency, c.callback_base_url, c.secret_ref,
+       cu.casino_player_id
   FROM provider_game_rounds r
   JOIN provider_sessions s ON s.id = r.provider_session_id
   JOIN provider_casino_users cu ON cu.id = s.casino_user_id
@@ -109,35 +150,68 @@ SELECT s.casino_session_token, s.currency::text AS currency, c.callback_base_url
 """
 
 ACTION_COLUMNS = """id, action_index, action_type, endpoint, transaction_id, amount, payload, state, rescue,
-       needs_standing_bet, attempts, final_status, final_code, casino_balance, next_attempt_at, note"""
+       needs_standing_bet, attempts, final_status, final_code, casino_balance, next_attempt_at, note,
+       integrity_tag, integrity_key, send_started_at"""
 
 ROUND_ACTIONS = f"SELECT {ACTION_COLUMNS} FROM provider_bets WHERE game_round_id = %s ORDER BY id"
 
 #: records a planned action before it is sent (a re-run finds it there and keeps it)
 RECORD_ACTION = """
 INSERT INTO provider_bets (game_round_id, action_index, action_type, endpoint, transaction_id, amount, payload,
-                           state, rescue, needs_standing_bet, next_attempt_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                           state, rescue, needs_standing_bet, integrity_tag, integrity_key, next_attempt_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (game_round_id, transaction_id) DO NOTHING
 """
 
-#: the attempts of one send and what they decided (idempotent: safe to run again)
+#: the attempts of one send and what they decided. Every attempt is kept, whoever made it;
+#: once only per send (a retry after a lost commit acknowledgement finds its send's attempts
+#: there); and a row never moves back: a final answer or a cancellation already recorded (by
+#: another worker) stays, only the attempts are added
 RECORD_ATTEMPTS = """
 UPDATE provider_bets
-   SET attempts = attempts || %(attempts)s, state = %(state)s::text, final_status = %(final_status)s::int,
-       final_code = %(final_code)s::text, casino_balance = coalesce(%(balance)s::bigint, casino_balance),
-       next_attempt_at = %(next_attempt_at)s::timestamptz, note = coalesce(%(note)s::text, note), updated_at = now(),
-       delivered_at = CASE WHEN %(state)s::text IN ('delivered', 'parked') AND %(final_status)s::int IS NOT NULL
+   SET attempts = attempts || %(attempts)s,
+       state = CASE WHEN state IN ('pending', 'queued') THEN %(state)s::text ELSE state END,
+       final_status = CASE WHEN state IN ('pending', 'queued') THEN %(final_status)s::int ELSE final_status END,
+       final_code = CASE WHEN state IN ('pending', 'queued') THEN %(final_code)s::text ELSE final_code END,
+       casino_balance = CASE WHEN state IN ('pending', 'queued') THEN coalesce(%(balance)s::bigint, casino_balance)
+                             ELSE casino_balance END,
+       next_attempt_at = CASE WHEN state IN ('pending', 'queued') THEN %(next_attempt_at)s::timestamptz
+                              ELSE next_attempt_at END,
+       note = CASE WHEN state IN ('pending', 'queued') THEN coalesce(%(note)s::text, note) ELSE note END,
+       updated_at = now(),
+       delivered_at = CASE WHEN state IN ('pending', 'queued') AND %(state)s::text IN ('delivered', 'parked')
+                            AND %(final_status)s::int IS NOT NULL
                            THEN coalesce(delivered_at, now()) ELSE delivered_at END
- WHERE id = %(id)s
-   -- once only: a retry after a lost commit acknowledgement finds the attempts already there
-   AND jsonb_array_length(attempts) = %(known_attempts)s
+ WHERE id = %(id)s AND NOT attempts @> %(send)s
+RETURNING state, final_status, final_code, casino_balance, note
 """
 
+#: the row as it stands (after a RECORD_ATTEMPTS that found its send already recorded)
+ACTION_STATE = "SELECT state, final_status, final_code, casino_balance, note FROM provider_bets WHERE id = %s"
+
+#: an undelivered row moves on (queued, cancelled, parked); a row another worker already
+#: finished is left as it is
 SET_ACTION_STATE = """
 UPDATE provider_bets SET state = %(state)s::text, note = coalesce(%(note)s::text, note), updated_at = now(),
        next_attempt_at = coalesce(%(next_attempt_at)s::timestamptz, next_attempt_at)
- WHERE id = ANY(%(ids)s)
+ WHERE id = ANY(%(ids)s) AND (state IN ('pending', 'queued') OR state = %(state)s::text)
+RETURNING id
+"""
+
+#: a row's tag made again with the current key (it verified under the previous one)
+RETAG_ACTION = """
+UPDATE provider_bets SET integrity_tag = %(tag)s, integrity_key = %(key)s
+ WHERE id = %(id)s AND integrity_key = %(old_key)s
+"""
+
+#: undelivered rows tagged with a key (the previous one, after a rotation), with their round
+TAGGED_WITH = """
+SELECT b.id, b.action_index, b.action_type, b.endpoint, b.transaction_id, b.amount, b.payload, b.rescue,
+       b.needs_standing_bet, b.integrity_tag, r.round_id, r.provider_session_id
+  FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id
+ WHERE b.integrity_key = %s AND b.state IN ('pending', 'queued', 'parked')
+ ORDER BY b.id
+ LIMIT %s
 """
 
 PROVIDER_FINISH_ROUND = """
@@ -149,12 +223,28 @@ UPDATE provider_game_rounds
 
 # ------------------------------------------------------------------ operator
 
+#: every parked item with its round, player, amount, why it parked and what of its round must
+#: be final before it can go (earlier rows without their final answer)
 PARKED = """
-SELECT b.id, r.round_id, b.action_type, b.transaction_id, b.amount, b.final_status, b.final_code, b.note,
-       jsonb_array_length(b.attempts) AS attempts, b.updated_at
-  FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id
+SELECT b.id, r.id AS round_pk, r.round_id, cu.casino_player_id AS player, s.currency::text AS currency,
+       b.action_type, b.rescue, b.transaction_id, b.amount, b.final_status, b.final_code, b.note,
+       jsonb_array_length(b.attempts) AS attempts, b.updated_at,
+       (SELECT string_agg('#' || e.id || ' ' || e.action_type || ' ' || e.state, ', ' ORDER BY e.id)
+          FROM provider_bets e
+         WHERE e.game_round_id = b.game_round_id AND e.id < b.id
+           AND (e.state IN ('pending', 'queued') OR (e.state = 'parked' AND e.final_status IS NULL))) AS waits_for
+  FROM provider_bets b
+  JOIN provider_game_rounds r ON r.id = b.game_round_id
+  JOIN provider_sessions s ON s.id = r.provider_session_id
+  JOIN provider_casino_users cu ON cu.id = s.casino_user_id
  WHERE b.state = 'parked'
- ORDER BY b.updated_at
+ ORDER BY b.updated_at, b.id
+"""
+
+PARKED_ONE = """
+SELECT b.id, b.game_round_id, b.final_status, b.final_code, b.note, r.lease_until > now() AS busy
+  FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id
+ WHERE b.id = %s AND b.state = 'parked'
 """
 
 PARKED_COUNT = "SELECT count(*), min(updated_at) FROM provider_bets WHERE state = 'parked'"
@@ -165,17 +255,24 @@ SELECT count(*) FILTER (WHERE state IN ('pending', 'queued')), min(created_at) F
  WHERE EXISTS (SELECT 1 FROM provider_game_rounds r WHERE r.id = b.game_round_id AND r.status = 'pending_settlement')
 """
 
-#: a parked action goes back to durable settlement (with a fresh horizon)
+#: an operator's retry: every parked item of the round without a final answer goes back to
+#: durable settlement, in the round's order (so none can overtake an earlier one), with a
+#: fresh horizon; only while no worker holds the round
 RETRY_PARKED = """
-WITH moved AS (
-    UPDATE provider_bets SET state = 'queued', next_attempt_at = now(), updated_at = now(),
+WITH target AS (
+    SELECT r.id FROM provider_bets b JOIN provider_game_rounds r ON r.id = b.game_round_id
+     WHERE b.id = %(id)s AND b.state = 'parked' AND b.final_status IS NULL
+       AND (r.lease_until IS NULL OR r.lease_until < now())
+       FOR UPDATE OF r),
+moved AS (
+    UPDATE provider_bets b SET state = 'queued', next_attempt_at = now(), updated_at = now(),
            note = 'retried by an operator'
-     WHERE id = %(id)s AND state = 'parked'
-    RETURNING game_round_id)
+      FROM target WHERE b.game_round_id = target.id AND b.state = 'parked' AND b.final_status IS NULL
+    RETURNING b.id)
 UPDATE provider_game_rounds r
    SET status = 'pending_settlement', settle_by = now() + make_interval(secs => %(horizon)s), updated_at = now()
-  FROM moved WHERE r.id = moved.game_round_id
-RETURNING r.id
+  FROM target WHERE r.id = target.id
+RETURNING r.id, (SELECT count(*) FROM moved)
 """
 
 RESOLVE_PARKED = """

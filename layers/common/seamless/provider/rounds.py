@@ -26,7 +26,7 @@ from . import outbox, queries
 from .casino_client import casino_client, result_code
 from .outbox import Action, Planned, Round
 from .settings import get_settings
-from .settlement import FINISHED, Courier, Engine, Sent, lease_seconds, owner_id
+from .settlement import Engine, LeaseLost, Sent, courier_for, lease_seconds, owner_id, retag_previous
 
 
 def payload(action: PlannedAction, txid: str, round_id: str, currency: str, bet_ids: dict[int, str]) -> dict[str, Any]:
@@ -99,19 +99,31 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
     round_id = req.round_id or f"rnd-{uuid.uuid4().hex}"
     planned = planned_actions(plan, round_id, session["currency"])
     client = casino_client(settings, session["secret_ref"])
-    courier = Courier(client, session["callback_base_url"].rstrip("/"), session["casino_session_token"])
+    base_url = session["callback_base_url"].rstrip("/")
     deadline = deadlines.at(settings.invocation_margin_seconds, cap=settings.round_inline_budget_seconds)
 
-    start = balance(client, courier.base_url, courier.token, deadline)
+    start = balance(client, base_url, session["casino_session_token"], deadline)
     if start is None:
         raise errors.ProviderError("The casino did not report a balance before the round; nothing was played.")
     owner = owner_id("player")
+    retag_previous(settings)  # during a rotation only: rows tagged under the previous key
     rnd = outbox.claim(round_id, session["id"], owner, lease_seconds(deadline, settings), settings.settlement_horizon_seconds)
-    if rnd is None:  # another worker is playing or settling this round: report what it recorded
-        busy = outbox.find(round_id)
-        if busy is None:
+    if rnd is None:
+        # The round exists and is not this run's to play: another player's (refused, nothing
+        # changes), or finished, or being played or settled by another worker - its report
+        # is read from the records and nothing already sent is sent again (§6).
+        held = outbox.round_player(round_id, session["id"])
+        if held is not None and not held[1]:
+            raise errors.RoundMismatch("This roundId belongs to another player's round.")
+        known = outbox.find(round_id)
+        if known is None:
             raise errors.ServiceUnavailable()
-        return report(busy, {}, set(), start, None, settlement_status=busy.status)
+        if not _same_round(planned, known):
+            raise errors.ValidationError(
+                details=[{"field": "roundId", "message": "This roundId was already played with other actions."}]
+            )
+        final = balance(client, base_url, session["casino_session_token"], deadlines.at(settings.invocation_margin_seconds))
+        return report(known, {}, {a.id for a in known.actions}, start, final, settlement_status=known.status)
     outbox.load_actions(rnd)
     status = rnd.status
     try:
@@ -119,30 +131,28 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
             raise errors.ValidationError(
                 details=[{"field": "roundId", "message": "This roundId was already played with other actions."}]
             )
+        # every callback carries the token of the round's own session (a re-send by another
+        # session of the same player goes on with the round's session)
+        courier = courier_for(rnd, settings)
+        if courier is None:
+            raise errors.ServiceUnavailable()
         answered_before = {a.id for a in rnd.actions if a.answered}
-        if rnd.status in FINISHED and rnd.actions:  # a round that ended with nothing recorded is played now
-            sent = replay(rnd, courier, deadline)
-        else:
-            known = {a.id for a in rnd.actions}
-            outbox.record(rnd, planned)
-            engine = Engine(
-                rnd,
-                courier,
-                settings,
-                inline=True,
-                deadline=deadline,
-                fresh={a.id for a in rnd.actions if a.id not in known},
-                duplicate=bool(req.duplicate_callbacks),
-            )
-            status = engine.advance()
-            sent = engine.sent
+        outbox.record(rnd, planned, keys=courier.keys)
+        engine = Engine(
+            rnd, courier, settings, inline=True, deadline=deadline, owner=owner, duplicate=bool(req.duplicate_callbacks)
+        )
+        status = engine.advance()
+        sent = engine.sent
+    except LeaseLost:
+        raise errors.ServiceUnavailable() from None  # another worker took the round over: it goes on from there
     except Exception:
         # An error (not the process dying): let the next worker in at once. A process that
         # dies keeps its lease until it runs out; the sweeper then takes over.
         outbox.release(rnd, owner, status)
         raise
     outbox.release(rnd, owner, status)
-    final = balance(client, courier.base_url, courier.token, deadlines.at(settings.invocation_margin_seconds))
+    retag_previous(get_settings())  # during a rotation only (seen now, even one during this round)
+    final = balance(client, base_url, courier.token, deadlines.at(settings.invocation_margin_seconds))
     result = report(
         rnd,
         sent,
@@ -153,16 +163,6 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
     )
     outbox.finish_report(rnd, result["startingBalance"], final, result["expectedFinalBalance"], result["consistent"])
     return result
-
-
-def replay(rnd: Round, courier: Courier, deadline: float | None) -> dict[int, Sent]:
-    """A re-run of a finished round: every answered action is sent once more and answered
-    from the casino's idempotency store (moves no money); cancelled ones stay unsent."""
-    sent: dict[int, Sent] = {}
-    for action in rnd.actions:
-        if action.answered:
-            sent[action.id] = Sent(courier.send(action, max_attempts=None, deadline=deadline))
-    return sent
 
 
 # ------------------------------------------------------------------ the round report
@@ -186,13 +186,8 @@ def effect(action: Action, actions: list[Action]) -> int:
     return action.refunded
 
 
-def wire_state(action: Action) -> str:
-    if action.answered:
-        return "delivered"
-    return "cancelled" if action.state == "cancelled" else "queued"
-
-
-def _code(action: Action, result: CallResult | None) -> str:
+def _code(action: Action, result: CallResult | None) -> str | None:
+    """OK or the answer's error code; None for an action never sent (§6)."""
     if action.answered and action.final_code:
         return action.final_code
     if result is not None and result.attempts:
@@ -200,7 +195,7 @@ def _code(action: Action, result: CallResult | None) -> str:
     if action.attempts:
         last = action.attempts[-1]
         return result_code(CallResult([_as_attempt(last)]))
-    return "CANCELLED" if action.state == "cancelled" else "PENDING"
+    return None
 
 
 def _as_attempt(recorded: dict[str, Any]) -> Attempt:
@@ -232,7 +227,7 @@ def report(
             "code": _code(action, result),
             "balance": action.balance,
             "attempts": len(result.attempts) if result else len(action.attempts),
-            "state": wire_state(action),
+            "state": action.wire_state,
             "replayed": bool(result and result.replayed),
         }
         if action.rescue:
@@ -241,7 +236,12 @@ def report(
             dup = this_run.duplicate
             entry["duplicate"] = {"httpStatus": dup.status, "replayed": dup.replayed, "matched": this_run.matched}
         actions.append(entry)
-    complete = all(a["state"] != "queued" for a in actions)
+    if any(a.state == "parked" for a in rnd.actions):
+        settlement = "parked"  # owed money refused for good, or undelivered at the horizon: an operator's
+    elif any(a["state"] == "queued" for a in actions):
+        settlement = "pending"
+    else:
+        settlement = "complete"
     start_balance = start if start is not None else 0
     expected = start_balance + effects
     return {
@@ -251,6 +251,6 @@ def report(
         "finalBalance": final,
         "expectedFinalBalance": expected,
         "consistent": None if final is None else final == expected,
-        "settlement": "complete" if complete else "pending",
+        "settlement": settlement,
         "actions": actions,
     }
