@@ -238,7 +238,7 @@ differences AS (
      INNER JOIN owed AS o ON r.pk = o.pk
      INNER JOIN actions AS cl ON r.pk = cl.pk AND o.id < cl.id AND cl.closes
      INNER JOIN casino AS cc ON cl.transaction_id = cc.transaction_id AND cc.status = 'accepted'
-     WHERE o.owed_amount > 0 AND o.state <> 'cancelled'
+     WHERE o.owed_amount > 0 AND o.state NOT IN ('cancelled', 'resolved')
        AND NOT EXISTS (SELECT 1 FROM casino AS c
                         WHERE c.transaction_id = o.transaction_id)
 
