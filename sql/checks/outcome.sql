@@ -27,6 +27,9 @@ actions AS (
         b.payload ->> 'betTransactionId' AS bet_id,
         coalesce(b.payload ->> 'roundClosed', 'false') = 'true' AS closes,
         jsonb_array_length(b.attempts) AS attempts,
+        -- an attempt was started (the engine marks it before the first one, where it records
+        -- that: read through to_jsonb, so this check runs on schemas with or without the mark)
+        (to_jsonb(b) ->> 'send_started_at') IS NOT NULL AS started,
         -- what an answered rollback gave back, as the provider recorded the casino's answer
         CASE WHEN b.action_type = 'rollback' AND b.final_code = 'OK' THEN coalesce((
             SELECT (regexp_match(e.a ->> 'body', '"rolledBackAmount"\s*:\s*(\d+)'))[1]::BIGINT
@@ -84,11 +87,11 @@ owed AS (
 ),
 
 -- bets the provider compensated (a rescue rollback names them) without an OK answer: were they
--- ever sent (an attempt recorded, or the casino holds them)?
+-- ever sent (an attempt started or recorded, or the casino holds them)?
 undecided AS (
     SELECT
         t.pk, t.id, t.transaction_id,
-        (t.attempts > 0 OR EXISTS (SELECT 1 FROM casino AS c
+        (t.started OR t.attempts > 0 OR EXISTS (SELECT 1 FROM casino AS c
                                     WHERE c.transaction_id = t.transaction_id)) AS sent
       FROM actions AS t
      WHERE t.type = 'bet' AND t.final_code IS DISTINCT FROM 'OK'

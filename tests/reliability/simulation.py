@@ -70,6 +70,7 @@ from seamless.contract.models import ProviderSimulateRequest, RoundSpec
 from seamless.contract.round_plan import plan_round
 from seamless.provider import outbox, settlement
 from seamless.provider import rounds as provider
+from seamless.provider.settings import get_settings as provider_settings
 from seamless.runtime import deadline as deadlines
 from seamless.runtime.settings import reload_settings
 
@@ -343,6 +344,16 @@ class Faults:
         self.count(f"provider db {'outage' if outage else 'blip'}", self.op)
         self.trace(f"the provider's database fails at outbox.{name}{' and stays down' if outage else ''}")
         raise errors.ServiceUnavailable()
+
+
+def operator_retry(action_id: int) -> bool:
+    """`settlement retry ID`: False when the command refuses it (with its reason, e.g. the item
+    has the casino's stored answer, or a worker holds its round)."""
+    refused: Any = getattr(settlement, "RetryRefused", ())
+    try:
+        return bool(settlement.retry(action_id))
+    except refused:
+        return False
 
 
 def casino_view(secrets: list[str]) -> list[str]:
@@ -789,9 +800,12 @@ class Simulation:
         if not parked:
             return
         pick = self.rng.choice(parked)
-        if retry_only or self.rng.random() < 0.75:
+        # only a refused item is resolved (paid by other means: the simulation pays nothing for
+        # it, as for any refusal); one that was never delivered is retried
+        refused = pick not in self.parked_rows(undelivered_only=True)
+        if retry_only or not refused or self.rng.random() < 0.75:
             self.faults.count("operator retry")
-            self.guarded(f"retry {pick}", Plan(), lambda: settlement.retry(pick))
+            self.guarded(f"retry {pick}", Plan(), lambda: operator_retry(pick))
         else:
             self.faults.count("operator resolve")
             self.guarded(f"resolve {pick}", Plan(), lambda: settlement.resolve(pick, "settled by other means (simulation)"))
@@ -803,6 +817,8 @@ class Simulation:
         rng = self.rng
         if rng.random() < 0.01:  # the casino goes down for a while (sometimes past the horizon)
             self.outage_until = self.clock + rng.choice((600, 1_800, 2 * SIM_HORIZON_SECONDS))
+        if self.clock < self.outage_until:  # while it is down, time goes by faster between rounds
+            self.advance(rng.choice((300, 600, 1_200)))
         if rng.random() >= 0.3:
             return
         undelivered = len(self.parked_rows(undelivered_only=True))
@@ -831,6 +847,7 @@ class Simulation:
         self.rotations += 1
         old, new = os.environ["CASINO_SECRET"], f"sim-rotated-{self.seed}-{self.rotations}"
         self.mp.setenv("CASINO_SECRET", new)
+        self.mp.setenv("CASINO_SECRET_PREVIOUS", old)  # the provider's own grace (what it recorded with the old one)
         reload_settings()
         if provider_first:
             self.faults.count("rotation, provider first")
@@ -840,12 +857,21 @@ class Simulation:
             self.casino_accepts = [new, old]
 
     def end_rotation(self) -> None:
-        """The rounds in flight at the rotation are over: the casino drops the previous secret."""
+        """The rounds in flight at the rotation are over: the grace ends on both sides (the
+        provider first re-tags what it recorded under the previous secret, as its drainer does
+        during the grace, where the engine does so)."""
+        retag = getattr(settlement, "retag_previous", None)
+        if retag is not None and os.environ.get("CASINO_SECRET_PREVIOUS"):
+            with self.faults.suspended():
+                retag(provider_settings())
+        self.mp.delenv("CASINO_SECRET_PREVIOUS", raising=False)
+        reload_settings()
         self.casino_accepts = [os.environ["CASINO_SECRET"]]
         self.casino_follows = None
 
     def restore_secret(self) -> None:
         self.mp.setenv("CASINO_SECRET", self.original_secret)
+        self.mp.delenv("CASINO_SECRET_PREVIOUS", raising=False)
         reload_settings()
         self.casino_accepts = [self.original_secret]
         self.casino_follows = None
@@ -929,7 +955,7 @@ class Simulation:
             self.rng.shuffle(undelivered)
             for pick in undelivered:
                 self.faults.count("operator retry")
-                settlement.retry(pick)
+                operator_retry(pick)
         return HEAL_PASSES
 
     # -------------------------------------------------------------- the checks
