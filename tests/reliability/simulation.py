@@ -547,6 +547,9 @@ class Simulation:
         #: the simulated clock (seconds since the start) and the casino's outage, until then
         self.clock = 0
         self.outage_until = 0
+        #: the round after which the casino goes down for longer than the horizon (once a seed)
+        self.long_outage_at = -1
+        self.rounds_played = 0
         #: names this run's round ids apart from another run of the same seed in the same
         #: database (names only: nothing the seed decides depends on it)
         self.run_tag = uuid.uuid4().hex[:6]
@@ -651,8 +654,8 @@ class Simulation:
             plan.die = (rng.randint(1, 10), rng.choice(("before", "after")))
         if rng.random() < 0.15:
             plan.db_down = (rng.randint(1, 10), rng.choice(("before", "after")), rng.random() < 0.5)
-        if rng.random() < 0.15:
-            plan.outlive_at = rng.randint(1, 4)
+        if rng.random() < 0.3:
+            plan.outlive_at = rng.randint(1, 2)
         return plan
 
     # -------------------------------------------------------------- operations
@@ -707,7 +710,9 @@ class Simulation:
         else:
             other = self.rng.choice([p for p in self.players if p.user_id != owner.user_id])
             before = self.snapshot(spec["roundId"])
-            if before is None:  # never recorded (its opening getBalance failed): nothing holds the id
+            if before is None or self.clock < self.outage_until:
+                # never recorded (its opening getBalance failed): nothing holds the id; or the
+                # casino is down: the provider cannot start anything (502), whoever asks
                 return
             self.faults.count("round re-sent (another player)")
             request = ProviderSimulateRequest.model_validate({"providerSessionId": other.provider_session, **spec})
@@ -817,6 +822,8 @@ class Simulation:
         rng = self.rng
         if rng.random() < 0.01:  # the casino goes down for a while (sometimes past the horizon)
             self.outage_until = self.clock + rng.choice((600, 1_800, 2 * SIM_HORIZON_SECONDS))
+        if self.rounds_played == self.long_outage_at:  # once a seed, for longer than the horizon
+            self.outage_until = self.clock + 2 * SIM_HORIZON_SECONDS
         if self.clock < self.outage_until:  # while it is down, time goes by faster between rounds
             self.advance(rng.choice((300, 600, 1_200)))
         if rng.random() >= 0.3:
@@ -894,7 +901,9 @@ class Simulation:
             k = min(self.n_rounds - 1, 2 + self.n_rounds // 400)
             rotations = sorted(self.rng.sample(range(1, self.n_rounds), k=k))
             rotation_ends: dict[int, int] = {}
+            self.long_outage_at = self.rng.randrange(self.n_rounds // 4, max(self.n_rounds // 4 + 1, self.n_rounds // 2))
             for i in range(self.n_rounds):
+                self.rounds_played = i
                 if i in rotation_ends.values():
                     self.end_rotation()
                 # the poor players play a quarter of the rounds (broke, every bet and its win is refused)

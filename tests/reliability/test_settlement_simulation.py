@@ -10,7 +10,10 @@ at the end of the run); a failure names its seed and the command that replays it
 
 (SETTLEMENT_TRACE=1 prints every operation and step of the run.)
 
-The last tests plant defects in the engine and show the checks catch them."""
+The outcome reconcile (sql/checks/outcome.sql) is the oracle beside the round-by-round checks;
+every fault kind (simulation.FAULT_KINDS) must fire at least once over the default seeds
+(test_every_fault_kind_fired). The last tests plant defects in the engine (and a wrong round
+report) and show the checks catch them."""
 
 from __future__ import annotations
 
