@@ -346,10 +346,18 @@ class Faults:
         raise errors.ServiceUnavailable()
 
 
+def fresh_invocation() -> None:
+    """A new invocation of the provider, with no Lambda deadline: the casino's handlers run
+    in-process (HandlerTransport) and each sets the deadline of its own invocation in this
+    thread's context, which must not cut short the provider's next operation, minutes later."""
+    deadlines.start(None)
+
+
 def operator_retry(action_id: int) -> bool:
     """`settlement retry ID`: False when the command refuses it (with its reason, e.g. the item
     has the casino's stored answer, or a worker holds its round)."""
     refused: Any = getattr(settlement, "RetryRefused", ())
+    fresh_invocation()
     try:
         return bool(settlement.retry(action_id))
     except refused:
@@ -664,6 +672,7 @@ class Simulation:
         """Runs one top-level operation under its faults; the provider dying or its database
         failing ends the operation (as it ends a Lambda invocation), nothing else is caught."""
         self.faults.begin(plan, what.split(" ", 1)[0])
+        fresh_invocation()
         if self.faults.tracing:
             print(f"  {what}: {plan}")
         try:
@@ -956,6 +965,7 @@ class Simulation:
             if not self.unsettled() or passes == HEAL_PASSES:
                 return passes
             self.advance(SIM_ROUND_TIMEOUT_SECONDS + 100)
+            fresh_invocation()
             for _ in range(10):
                 if settlement.drain().rounds == 0:
                     break
