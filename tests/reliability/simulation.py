@@ -543,6 +543,7 @@ class Simulation:
         self.figures = Figures(seed)
         self.faults = Faults(self)
         self.transport = HandlerTransport(self.faults.casino)
+        self.transport.request = self._observed(self.transport.request)  # type: ignore[method-assign]
         self.players: list[Player] = []
         self.n_players = players
         self.replay_safe: list[tuple[Player, dict[str, Any]]] = []
@@ -597,6 +598,20 @@ class Simulation:
             if name in ("due_rounds", "stale_rounds"):
                 real = self._mine_shuffled(real)
             mp.setattr(outbox, name, self.faults.around(name, real))
+
+    def _observed(self, request: Callable[..., Any]) -> Callable[..., Any]:
+        """The casino's answers as they leave it: a 401 is right only while a provider-first
+        rotation waits for the casino to follow; otherwise the casino refused a callback signed
+        with a secret it must accept (§2: no request is refused during the grace)."""
+
+        def observed(method: str, url: str, **kwargs: Any) -> Any:
+            response = request(method, url, **kwargs)
+            if getattr(response, "status", None) == 401 and b"INVALID_SIGNATURE" in getattr(response, "data", b""):
+                if self.casino_follows is None:
+                    self.figures.findings.append(f"the casino refused a callback to {url.rsplit('/', 1)[-1]} INVALID_SIGNATURE")
+            return response
+
+        return observed
 
     def _mine_shuffled(self, real: Callable[..., list[int]]) -> Callable[..., list[int]]:
         """Workers see only this seed's rounds, in an order the seed shuffles (queued
