@@ -116,6 +116,29 @@ def reset(url: str, *, local_ok: bool) -> None:
     seed(url)
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One round whose outcome at the casino is not what it owes its player (outcome.sql)."""
+
+    round_id: str
+    player: str
+    #: signed minor units: what the player got more (+) or less (-) than the round implies, or
+    #: the owed money concerned
+    amount: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"round {self.round_id}, player {self.player}, {self.amount:+d}: {self.what}"
+
+
+def round_timeout_seconds() -> int:
+    """ROUND_TIMEOUT_SECONDS as the provider reads it (its default when unset)."""
+    from seamless.provider.settings import ProviderSettings
+
+    default = ProviderSettings.model_fields["round_timeout_seconds"].default
+    return int(os.environ.get("ROUND_TIMEOUT_SECONDS") or default)
+
+
 @dataclass
 class Reconciliation:
     rows: list[dict]
@@ -125,10 +148,13 @@ class Reconciliation:
     #: rounds not finished yet and parked callbacks: listed, not failures
     open_rounds: list[dict] = field(default_factory=list)
     parked: list[dict] = field(default_factory=list)
+    #: the outcome cross-check (sql/checks/outcome.sql): rounds whose movements at the casino
+    #: are not what the round, as finally settled, implies for its own player
+    differences: list[Difference] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.violations and not self.mismatches and all(r["ok"] for r in self.rows)
+        return not self.violations and not self.mismatches and not self.differences and all(r["ok"] for r in self.rows)
 
     def table(self) -> str:
         cols = [
@@ -147,18 +173,22 @@ class Reconciliation:
         out = ["  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in lines]
         out += [f"VIOLATION: {v}" for v in self.violations]
         out += [f"MISMATCH (provider vs casino): {m}" for m in self.mismatches]
+        out += [f"DIFFERENCE (round outcome): {d}" for d in self.differences]
         out += [
             f"open round {r['round_id']} ({r['status']}, since {r['updated_at']:%Y-%m-%d %H:%M:%S})" for r in self.open_rounds
         ]
         out += [f"parked: {p['action_type']} {p['transaction_id']} of round {p['round_id']}: {p['note']}" for p in self.parked]
         out.append(f"provider records checked against the casino's stored answers: {len(self.mismatches)} mismatch(es)")
+        out.append(f"round outcomes checked against the casino's movements: {len(self.differences)} difference(s)")
         out.append("reconcile: OK" if self.ok else "reconcile: MISMATCH")
         return "\n".join(out)
 
 
-def reconcile(url: str) -> Reconciliation:
-    """docs/protocol.md §9 for every wallet, the rollback rules over the whole ledger, and the
-    §7a cross-check of the provider's records against the casino's stored answers."""
+def reconcile(url: str, *, timeout_seconds: int | None = None) -> Reconciliation:
+    """docs/protocol.md §9 for every wallet, the rollback rules over the whole ledger, the §7a
+    cross-check of the provider's records against the casino's stored answers, and the outcome
+    cross-check of every round the provider recorded (§6, §7a; docs/settlement.md). Run as the
+    database owner: it reads both sides' tables."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.cursor(row_factory=dict_row).execute((CHECKS / "reconcile.sql").read_text()).fetchall()
         violations = [row[0] for row in conn.execute((CHECKS / "violations.sql").read_text())]
@@ -168,6 +198,17 @@ def reconcile(url: str) -> Reconciliation:
             row[0]
             for row in conn.execute(
                 (CHECKS / "cross_system.sql").read_text(), {"provider_code": PROVIDER_CODE, "stored_codes": stored}
+            )
+        ]
+        differences = [
+            Difference(*row)
+            for row in conn.execute(
+                (CHECKS / "outcome.sql").read_text(),
+                {
+                    "provider_code": PROVIDER_CODE,
+                    "casino_code": CASINO_CODE,
+                    "timeout_seconds": round_timeout_seconds() if timeout_seconds is None else timeout_seconds,
+                },
             )
         ]
         cur = conn.cursor(row_factory=dict_row)
@@ -180,7 +221,7 @@ def reconcile(url: str) -> Reconciliation:
             "JOIN provider_game_rounds r ON r.id = b.game_round_id WHERE b.state = 'parked' "
             "ORDER BY b.updated_at"
         ).fetchall()
-    return Reconciliation(rows, violations, mismatches, open_rounds, parked)
+    return Reconciliation(rows, violations, mismatches, open_rounds, parked, differences)
 
 
 def new_test_database_name() -> str:

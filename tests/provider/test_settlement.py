@@ -11,7 +11,6 @@ import time
 
 import pytest
 import urllib3
-from seamless.contract import client as signed_client
 from seamless.contract import errors, signing
 from seamless.contract.models import ProviderSimulateRequest
 from seamless.provider import outbox, settlement
