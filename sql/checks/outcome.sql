@@ -25,6 +25,8 @@ actions AS (
         b.id, b.game_round_id AS pk, b.action_type AS type, b.transaction_id, b.amount, b.state,
         b.rescue, b.final_status, b.final_code, b.next_attempt_at,
         b.payload ->> 'betTransactionId' AS bet_id,
+        -- a betWin's win leg (one debitCredit, §4b); 0 for every other action
+        coalesce((b.payload ->> 'winAmount')::BIGINT, 0) AS win_amount,
         coalesce(b.payload ->> 'roundClosed', 'false') = 'true' AS closes,
         jsonb_array_length(b.attempts) AS attempts,
         -- an attempt was started (the engine marks it before the first one, where it records
@@ -80,6 +82,11 @@ owed AS (
     SELECT
         a.*,
         CASE WHEN a.type IN ('win', 'close') THEN a.amount
+             -- a betWin owes its win once its stake may have been taken (§10.7: never compensated)
+             -- (a stored refusal of it moved nothing and owes nothing)
+             WHEN a.type = 'betWin' AND a.final_code IS DISTINCT FROM 'OK' AND a.final_status IS NOT NULL
+                  AND a.final_status <> 200 THEN 0
+             WHEN a.type = 'betWin' THEN a.win_amount
              WHEN a.type = 'rollback' THEN coalesce((SELECT s.amount FROM standing AS s
                                                       WHERE s.transaction_id = a.bet_id), 0)
              ELSE 0 END AS owed_amount
@@ -206,6 +213,7 @@ differences AS (
          SELECT coalesce(sum(CASE
                     WHEN a.type = 'bet' THEN -a.amount
                     WHEN a.type IN ('win', 'close') THEN a.amount
+                    WHEN a.type = 'betWin' THEN a.win_amount - a.amount
                     -- the rescue of an undecided debit nets to zero with it (refund or tombstone)
                     WHEN a.rescue AND NOT EXISTS (SELECT 1 FROM actions AS bet
                                                    WHERE bet.pk = a.pk
