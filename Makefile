@@ -10,7 +10,7 @@ SCAN := .venv-scan
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check scan-tools openapi-check \
-        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser
+        migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser sam-local
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -112,3 +112,6 @@ invoke: venv  ## make invoke FN=DebitFunction EVENT=events/debit.json
 
 clean:
 	rm -rf .aws-sam .pytest_cache
+
+sam-local: venv tools  ## the real SAM CLI in Docker: every sample event via `sam local invoke` vs ours, start-api + conformance + simulateRound (README)
+	$(PY) -m devtools.samlocal
