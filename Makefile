@@ -38,7 +38,7 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 
 venv: $(VENV)/.installed
 
-run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on :3000
+run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on :3000 (LOCALDB_TCP=docker: the database on the Docker bridge too, for sam local)
 	$(PY) -m devtools run
 
 serve: venv

@@ -289,6 +289,9 @@ def timed(event: dict[str, Any], base: str, timeout: float) -> tuple[int, float]
 def latencies(run: Run, base: str, plan: list[tuple[str, str]], warm_runs: int = 3) -> dict[str, tuple[int, float, float]]:
     """function -> (status of the first call, cold ms, median warm ms) of its sample request,
     first calls one function after another (SAM_LOCAL_PARALLEL at once), then the warm ones."""
+    # callees first: a first call that waits for another function's cold start (an image build
+    # under SAM) could pass its own 30 s timeout
+    plan = sorted(plan, key=lambda nf: nf[0] in ("launchGame", "simulateRound"))
     events = {fn: json.loads((ROOT / "events" / f"{name}.json").read_text()) for name, fn in plan}
     events = {fn: e for fn, e in events.items() if "httpMethod" in e}
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -412,19 +415,28 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script, read top to botto
         chained = [(n, f) for n, f in plan if n in THROUGH_THE_API]
 
         def sam_invoke(name: str, fn: str, env_file: Path) -> tuple[Any, float]:
-            t = time.monotonic()
-            done = run.sh(
-                [
-                    *("sam", "local", "invoke", fn, "--config-env", "local", "--event", f"events/{name}.json"),
-                    *("--env-vars", str(env_file), "--skip-pull-image"),
-                ],
-                env=tools_env,
-                capture=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise Failed(f"sam local invoke {fn} exited {done.returncode}:\n{done.stderr[-3000:]}")
-            return last_json(done.stdout), time.monotonic() - t
+            for attempt in (1, 2):
+                t = time.monotonic()
+                done = run.sh(
+                    [
+                        *("sam", "local", "invoke", fn, "--config-env", "local", "--event", f"events/{name}.json"),
+                        *("--env-vars", str(env_file), "--skip-pull-image"),
+                    ],
+                    env=tools_env,
+                    capture=True,
+                    check=False,
+                )
+                if done.returncode != 0:
+                    raise Failed(f"sam local invoke {fn} exited {done.returncode}:\n{done.stderr[-3000:]}")
+                try:
+                    return last_json(done.stdout), time.monotonic() - t
+                except Failed:
+                    # no answer: the function ran past its timeout (a loaded machine). A retry
+                    # is what Lambda's callers do; the callbacks are idempotent by contract.
+                    if attempt == 2:
+                        raise Failed(f"sam local invoke {fn}: no answer twice\n{done.stderr[-3000:]}") from None
+                    print(f"  {fn}: no answer (timed out?), once more", flush=True)
+            raise AssertionError("unreachable")
 
         def ours_invoke(name: str, fn: str, database: str) -> Any:
             env = {**os.environ, "DATABASE_URL": database}
@@ -516,6 +528,14 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script, read top to botto
         print(f"listening after {listening:.1f} s ({time.monotonic() - started:.1f} s since start)")
         for fn, (status, cold, warm) in latencies(run, api, plan).items():
             table.setdefault(fn, {}).update(sam=(status, cold, warm))
+        # every function's container warm and answering before the conformance sample (a
+        # first call that timed out on a cold callee is tried again)
+        for name, _ in sorted(plan, key=lambda nf: nf[0] in ("launchGame", "simulateRound")):
+            event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+            if "httpMethod" in event:
+                for _ in range(3):
+                    if timed(event, api, min(300, run.left()))[0] < 500:
+                        break
 
         step(f"public conformance sample against sam local start-api ({api})")
         conformance = shared / "conformance" / "run.sh"

@@ -155,9 +155,7 @@ def live_api(database_url: str, *, workers: int | None = None, read_timeout: flo
 
     from seamless.runtime.settings import reload_settings
 
-    from devtools.devserver import make_server
-
-    from devtools.devserver import READ_TIMEOUT_SECONDS
+    from devtools.devserver import READ_TIMEOUT_SECONDS, make_server
 
     server = make_server("127.0.0.1", 0, template(), workers=workers, read_timeout=read_timeout or READ_TIMEOUT_SECONDS)
     base = f"http://127.0.0.1:{server.server_address[1]}"
