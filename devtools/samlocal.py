@@ -78,7 +78,7 @@ ORDER = [
 #: response headers compared (the rest - dates, request ids, lengths - are per request)
 HEADERS = ("content-type", "x-content-type-options", "cache-control", "allow", "retry-after", "location")
 #: values random or time-dependent by design, compared by shape
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")  # or its hex (round ids)
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 VOLATILE_KEYS = {"sessionToken", "launchUrl", "url", "providerSessionId", "requestId", "correlationId", "token"}
 

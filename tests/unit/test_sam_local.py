@@ -117,6 +117,8 @@ def test_answers_are_compared_by_status_chosen_headers_and_body_with_random_ids_
         "body": json.dumps({"sessionToken": "t2", "id": "22222222-2222-4222-8222-222222222222", "balance": 5}),
     }
     assert samlocal.comparable(a) == samlocal.comparable(b)
+    rounds = [{**base, "body": json.dumps({"roundId": f"rnd-{h * 32}:bet:0"})} for h in "ab"]
+    assert samlocal.comparable(rounds[0]) == samlocal.comparable(rounds[1])
     assert samlocal.comparable(a) != samlocal.comparable({**a, "body": json.dumps({"balance": 6})})
     assert samlocal.comparable(a) != samlocal.comparable({**a, "statusCode": 201})
     assert samlocal.comparable(a) != samlocal.comparable({**a, "headers": {"Content-Type": "text/html"}})
