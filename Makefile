@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help check bench soak run serve stop test unit integration reliability venv tools lint sam-check scan-tools openapi-check \
         migrate seed reset reconcile purge events simulate settle sweep rds-ca invoke clean certify browser \
-        verify-ledger anchor
+        verify-ledger anchor sam-local
 
 help:  ## this list
 	@echo "make run     - the local API on :3000 with an embedded PostgreSQL (first of the README's two commands)"
@@ -39,7 +39,7 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 
 venv: $(VENV)/.installed
 
-run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on :3000
+run: venv  ## embedded PostgreSQL (or DATABASE_URL), migrate, seed, local API on :3000 (LOCALDB_TCP=docker: the database on the Docker bridge too, for sam local)
 	$(PY) -m devtools run
 
 serve: venv
@@ -116,3 +116,6 @@ invoke: venv  ## make invoke FN=DebitFunction EVENT=events/debit.json
 
 clean:
 	rm -rf .aws-sam .pytest_cache
+
+sam-local: venv tools  ## the real SAM CLI in Docker: every sample event via `sam local invoke` vs ours, start-api + conformance + simulateRound (README)
+	$(PY) -m devtools.samlocal

@@ -1,5 +1,5 @@
 """python -m devtools COMMAND: run | serve | stop | migrate | seed | reset | reconcile | purge | settle | sweep |
-settlement | invoke | events | openapi | simulate | certify | verify-ledger | anchor | export"""
+settlement | invoke | events | sam-env | openapi | simulate | certify | verify-ledger | anchor | export"""
 
 from __future__ import annotations
 
@@ -74,6 +74,11 @@ def cmd_serve(args: argparse.Namespace, *, prepare: bool) -> int:
         url = _database()
         admin.migrate(url)
         admin.seed(url)
+        if os.environ.get("LOCALDB_TCP"):  # opt-in: containers (`sam local`) reach the embedded database
+            from .localdb import enable_tcp, is_embedded
+
+            if is_embedded(url):
+                print(f"Containers: DATABASE_URL host:port {enable_tcp(os.environ['LOCALDB_TCP'])}", file=sys.stderr)
     elif "DATABASE_URL" not in os.environ:
         _database()
     server = make_server(args.host, args.port, template)
@@ -149,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("function", help="logical id in template.yaml, e.g. DebitFunction")
     p.add_argument("--event", "-e", help="event JSON file, e.g. events/debit.json")
     sub.add_parser("events", help="regenerate the sample events in events/, signed with the current time")
+    from . import samenv
+
+    samenv.add_arguments(sub.add_parser("sam-env", help="env.json and container base URLs for `sam local` (README)"))
     p = sub.add_parser("openapi", help="write docs/openapi.json from the models (--check: fail on drift)")
     p.add_argument("--check", action="store_true")
     settlement_cli.add_commands(sub)
@@ -211,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         from .simulate import main as simulate_main
 
         return simulate_main(args.base_url)
+    if args.command == "sam-env":
+        _local_env()
+        return samenv.main(args)
     if args.command == "events":
         from .events import write_events
 

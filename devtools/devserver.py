@@ -36,6 +36,10 @@ from .template import Function, Template, match_route
 
 log = logging.getLogger("devserver")
 MAX_READ = 10 * 1024 * 1024  # API Gateway's own payload limit
+#: seconds a connection may take to send each part of a request (and stay idle between
+#: requests): a client that declares more body than it sends, or stalls, gets a 400 and its
+#: connection closed instead of holding a thread for ever
+READ_TIMEOUT_SECONDS = 10.0
 #: containers per function unless LOCAL_API_WORKERS says otherwise
 DEFAULT_WORKERS = 4
 #: the listen backlog of `sam local start-api`'s server (werkzeug's LISTEN_QUEUE); the
@@ -203,11 +207,18 @@ def content_length(values: list[str]) -> int | None:
     return int(lengths.pop()) if lengths else None
 
 
-def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPRequestHandler]:
+def _make_handler(router: Router, containers: Containers, read_timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as separate writes
         server_version = "casino-local-api"
+        timeout = read_timeout  # the socket's: every read (request line, headers, body) and write
+
+        def _short_body(self, message: str) -> None:
+            # the body ended (or stalled) before Content-Length: answer, then close the connection
+            bad = errors.ValidationError(message, details=[{"field": "Content-Length", "message": "More than the body sent."}])
+            self.close_connection = True
+            self._send(400, {"Content-Type": "application/json", "Connection": "close"}, bad.body_text().encode())
 
         def _serve(self) -> None:
             started = time.perf_counter()
@@ -227,7 +238,14 @@ def _make_handler(router: Router, containers: Containers) -> type[BaseHTTPReques
                 self._send(413, {"Content-Type": "application/json"}, errors.PayloadTooLarge().body_text().encode())
                 self.close_connection = True
                 return
-            body = self.rfile.read(length) if length else b""
+            try:
+                body = self.rfile.read(length) if length else b""
+            except TimeoutError:
+                self._short_body(f"The request body did not arrive within {read_timeout:g} s of its Content-Length.")
+                return
+            if len(body) < length:  # the client closed its side early
+                self._short_body("The request body is shorter than its Content-Length.")
+                return
             asset = docs_asset(url.path) if self.command == "GET" else None
             if asset is not None:
                 self._send(asset[0], {"Content-Type": asset[1]}, asset[2])
@@ -299,21 +317,31 @@ class LocalApiServer(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], router: Router, containers: Containers) -> None:
+    def __init__(
+        self, address: tuple[str, int], router: Router, containers: Containers, read_timeout: float = READ_TIMEOUT_SECONDS
+    ) -> None:
         self.containers = containers
-        super().__init__(address, _make_handler(router, containers))
+        super().__init__(address, _make_handler(router, containers, read_timeout))
 
     def server_close(self) -> None:
         super().server_close()
         self.containers.stop()
 
 
-def make_server(host: str, port: int, template: Template | None = None, *, workers: int | None = None) -> LocalApiServer:
-    """The local API; `workers` containers per function (default: LOCAL_API_WORKERS, else 4)."""
+def make_server(
+    host: str,
+    port: int,
+    template: Template | None = None,
+    *,
+    workers: int | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+) -> LocalApiServer:
+    """The local API; `workers` containers per function (default: LOCAL_API_WORKERS, else 4);
+    `read_timeout` seconds for each read of a request (READ_TIMEOUT_SECONDS)."""
     template = template or Template()
     router = Router(template)
     router.load_all()
-    return LocalApiServer((host, port), router, Containers(workers or workers_setting()))
+    return LocalApiServer((host, port), router, Containers(workers or workers_setting()), read_timeout)
 
 
 def print_routes(template: Template, base: str) -> None:

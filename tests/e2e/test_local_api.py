@@ -171,6 +171,41 @@ def test_a_malformed_content_length_is_a_clear_400(database_url, lengths):
     assert body["error"]["code"] == "VALIDATION_ERROR" and body["error"]["details"][0]["field"] == "Content-Length", body
 
 
+@pytest.mark.parametrize("close_early", [False, True], ids=["stalls", "closes-its-side"])
+def test_a_body_shorter_than_its_content_length_is_a_400_not_a_hang(database_url, close_early):
+    """Content-Length 100 and a 2-byte body: the client either stalls (the read timeout ends the
+    wait) or shuts its sending side (the short read is seen at once). Either way a 400 naming
+    Content-Length, the connection closed, nothing invoked (the wallet untouched)."""
+    player = make_player(database_url, 1_000)
+    with live_api(database_url, read_timeout=0.5) as base:
+        url = urllib.parse.urlsplit(base)
+        assert url.hostname and url.port
+        with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /casino/debit HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
+            )
+            if close_early:
+                sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := sock.recv(65536):  # ends when the server closes (the 30 s timeout fails the test)
+                chunks.append(chunk)
+    answer = b"".join(chunks)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400 "), answer
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "VALIDATION_ERROR" and body["error"]["details"][0]["field"] == "Content-Length", body
+    assert wallet(database_url, player)[0] == 1_000
+
+
+def test_an_idle_connection_is_closed_after_the_read_timeout(database_url):
+    """A client that connects and sends nothing holds no thread for ever: the server closes it."""
+    with live_api(database_url, read_timeout=0.5) as base:
+        url = urllib.parse.urlsplit(base)
+        assert url.hostname and url.port
+        with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+            assert sock.recv(1) == b""  # closed by the server (a hang fails on the 30 s timeout)
+
+
 def test_a_valid_content_length_still_works_and_the_backlog_takes_a_crowd(database_url):
     assert LISTEN_BACKLOG >= 128
     with live_api(database_url) as base:
