@@ -63,7 +63,9 @@ ORDER = [
     "debit",
     "credit",
     "rollback",
+    "debitCredit",
     "transactions",
+    "ledgerExport",
     "launchGame",
     "providerLaunch",
     "providerSimulate",
@@ -83,6 +85,13 @@ ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?
 VOLATILE_KEYS = {"sessionToken", "launchUrl", "url", "providerSessionId", "requestId", "correlationId", "token"}
 
 
+#: events not run under SAM, and why: each is still run by the tests
+NOT_UNDER_SAM = {
+    # publishes to the object-locked S3 bucket, which exists only in a deployed stack (under sam
+    # local the bucket's name is its logical id); its local form, the file `python -m devtools
+    # anchor` writes, is tested in tests/integration/test_ledger_chain.py
+    "anchor": "publishes to the stack's object-locked bucket, which only a deployed stack has",
+}
 #: events that need others before them (run on the same copy first, not compared)
 PREREQUISITES = {"credit": ["debit"], "transactions": ["debit", "credit"]}
 #: events whose function calls another over HTTP (through a running API): one database, in order
@@ -255,7 +264,7 @@ def event_function(name: str) -> str:
 def event_plan() -> list[tuple[str, str]]:
     from .events import API_EVENTS
 
-    files = sorted(p.stem for p in (ROOT / "events").glob("*.json"))
+    files = sorted(p.stem for p in (ROOT / "events").glob("*.json") if p.stem not in NOT_UNDER_SAM)
     mapping = {name: [spec[0]] for name, spec in API_EVENTS.items()} | EXTRA_EVENTS
     missing = [f for f in files if f not in mapping or f not in ORDER]
     if missing:
