@@ -14,8 +14,9 @@ END $$;
 
 -- The owner roles (NOLOGIN; only the migrating admin acts as them) own each side's tables:
 -- PostgreSQL lets a table change hands to a role that may create in its schema (a superuser
--- admin skips that check, a managed service's admin does not).
-GRANT CREATE ON SCHEMA public TO casino_owner, provider_owner;
+-- admin skips that check, a managed service's admin does not). USAGE too: the owners' own
+-- foreign-key checks run as them, and a public schema made anew (`reset`) grants no one usage.
+GRANT USAGE, CREATE ON SCHEMA public TO casino_owner, provider_owner;
 
 -- Nor does any role create schemas (CREATE on the database; PUBLIC never had it by default,
 -- said here so a database created otherwise loses it).
