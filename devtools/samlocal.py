@@ -272,7 +272,21 @@ def event_plan() -> list[tuple[str, str]]:
     return [(name, fn) for name in ORDER if name in files for fn in mapping[name]]
 
 
+def fresh_event(name: str) -> Path:
+    """events/<name>.json with its signature made again for now (§2's time window), in the run's
+    folder: the file SAM is given."""
+    from .events import resign
+
+    path = WORK / "events" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(resign(json.loads((ROOT / "events" / f"{name}.json").read_text())), indent=2))
+    return path
+
+
 def http_request(event: dict[str, Any], base: str) -> tuple[urllib.request.Request, str]:
+    from .events import resign
+
+    event = resign(event)  # a fresh `t` for each request (§2)
     query = event.get("queryStringParameters") or {}
     url = base + event["path"] + ("?" + urllib.parse.urlencode(query) if query else "")
     body = (event.get("body") or "").encode()
@@ -426,9 +440,12 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script, read top to botto
         def sam_invoke(name: str, fn: str, env_file: Path) -> tuple[Any, float]:
             for attempt in (1, 2):
                 t = time.monotonic()
+                # signed afresh for each attempt: a signature holds SIGNATURE_TOLERANCE_SECONDS
+                # (§2), and a run reaches its last events many minutes after `make events`
+                event_file = fresh_event(name)
                 done = run.sh(
                     [
-                        *("sam", "local", "invoke", fn, "--config-env", "local", "--event", f"events/{name}.json"),
+                        *("sam", "local", "invoke", fn, "--config-env", "local", "--event", str(event_file)),
                         *("--env-vars", str(env_file), "--skip-pull-image"),
                     ],
                     env=tools_env,
