@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from pydantic import ValidationError
@@ -462,6 +463,7 @@ def test_rows_tagged_before_a_rotation_verify_and_are_tagged_again(database_url,
     old = "dev-casino-secret"
     monkeypatch.setenv("CASINO_SECRET", "rotated-casino-secret")
     monkeypatch.setenv("CASINO_SECRET_PREVIOUS", old)
+    monkeypatch.setenv("CASINO_SECRET_ROTATED_AT", str(int(time.time())))  # §2: no grace without a rotation time
     reload_settings()
     try:
         del casino.down["credit"]
@@ -471,6 +473,7 @@ def test_rows_tagged_before_a_rotation_verify_and_are_tagged_again(database_url,
     finally:
         monkeypatch.setenv("CASINO_SECRET", old)
         monkeypatch.delenv("CASINO_SECRET_PREVIOUS")
+        monkeypatch.delenv("CASINO_SECRET_ROTATED_AT")
         reload_settings()
 
 
