@@ -26,6 +26,9 @@ actions AS (
         b.rescue, b.final_status, b.final_code, b.next_attempt_at,
         b.payload ->> 'betTransactionId' AS bet_id,
         coalesce(b.payload ->> 'roundClosed', 'false') = 'true' AS closes,
+        -- a betWin (one debitCredit): the casino debits its amount and credits its winAmount
+        CASE WHEN b.action_type = 'betWin' THEN coalesce((b.payload ->> 'winAmount')::BIGINT, 0) ELSE 0 END
+            AS win_amount,
         jsonb_array_length(b.attempts) AS attempts,
         -- an attempt was started (the engine marks it before the first one, where it records
         -- that: read through to_jsonb, so this check runs on schemas with or without the mark)
@@ -206,6 +209,7 @@ differences AS (
          SELECT coalesce(sum(CASE
                     WHEN a.type = 'bet' THEN -a.amount
                     WHEN a.type IN ('win', 'close') THEN a.amount
+                    WHEN a.type = 'betWin' THEN a.win_amount - a.amount
                     -- the rescue of an undecided debit nets to zero with it (refund or tombstone)
                     WHEN a.rescue AND NOT EXISTS (SELECT 1 FROM actions AS bet
                                                    WHERE bet.pk = a.pk
