@@ -326,6 +326,31 @@ def test_the_sweeper_compensates_an_undecided_bet_past_the_horizon(database_url,
     assert wallet(database_url, alice)[0] == 10_000
 
 
+def test_a_bet_never_sent_is_sent_past_the_horizon_and_its_round_ends_as_played(database_url, player, casino, monkeypatch):
+    """The player died after recording its round, before the bet's first attempt; the sweeper
+    finds the round only past the horizon. The bet never reached the casino, so it is not
+    undecided: it is sent in its turn and the round ends as played, never cancelled (§7a)."""
+    alice, ps = player
+    round_id = f"never-sent-{ps}"
+    real_begin = outbox.begin_send
+
+    def begin_send(rnd, action, *args, **kwargs):
+        if action.type == "bet":
+            raise ProviderDied()  # before the attempt is marked: nothing reached the casino
+        return real_begin(rnd, action, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "begin_send", begin_send)
+    with pytest.raises(ProviderDied):
+        play(ps, roundId=round_id, bets=[{"amount": 600}], wins=[{"amount": 100, "relatedBetIndex": 0}])
+    monkeypatch.setattr(outbox, "begin_send", real_begin)
+    with admin_conn(database_url) as conn:
+        conn.execute("UPDATE provider_game_rounds SET settle_by = now() - interval '1 second' WHERE round_id = %s", (round_id,))
+    expire_lease(database_url, round_id)
+    settlement.sweep(timeout_seconds=0)
+    assert recorded(database_url, round_id)[0] == "completed" and not parked_of(round_id)
+    assert wallet(database_url, alice)[0] == 10_000 - 600 + 100
+
+
 # ------------------------------------------------------------------ 7. the round report
 
 
@@ -463,7 +488,7 @@ def test_rows_tagged_before_a_rotation_verify_and_are_tagged_again(database_url,
     old = "dev-casino-secret"
     monkeypatch.setenv("CASINO_SECRET", "rotated-casino-secret")
     monkeypatch.setenv("CASINO_SECRET_PREVIOUS", old)
-    monkeypatch.setenv("CASINO_SECRET_ROTATED_AT", str(int(time.time())))  # the grace starts now (§2)
+    monkeypatch.setenv("CASINO_SECRET_ROTATED_AT", str(int(time.time())))  # §2: no grace without a rotation time
     reload_settings()
     try:
         del casino.down["credit"]

@@ -60,7 +60,7 @@ def player(url: str, opening: int = 100_000) -> Player:
     return Player(user, token, provider_session_for(url, user, token))
 
 
-ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback"}
+ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback", "betWin": "debitCredit"}
 
 
 @dataclass
@@ -88,6 +88,8 @@ class Planted:
         if kind == "rollback":
             return {"transactionId": txid, "betTransactionId": bet, "roundId": self.round_id}
         fields: dict[str, Any] = {"transactionId": txid, "roundId": self.round_id, "amount": amount, "currency": "USD"}
+        if kind == "betWin":  # one debitCredit: the bet's amount, and a win of `bet` (a number here)
+            return {**fields, "winTransactionId": f"{txid}:win", "winAmount": int(bet or 0), "roundClosed": True}
         if bet and kind != "bet":
             fields["betTransactionId"] = bet
         if close:
@@ -311,6 +313,22 @@ def test_a_completed_round_whose_net_movement_disagrees(url):
     assert found(diffs, alice, -300, "imply 650, the casino moved 350"), shown(diffs)
 
 
+def test_a_bet_win_round_whose_record_disagrees_with_the_casino(url):
+    """A betWin (one debitCredit) moves its win minus its bet: the casino credited 800 on a bet
+    of 300, the provider's record says a win of 900."""
+    alice = player(url)
+    whole = Planted(url, alice)
+    txid = whole.action("betWin", 300, bet="800", send_as=alice)
+    whole.status("completed")
+    with admin_conn(url) as conn:
+        conn.execute(
+            "UPDATE provider_bets SET payload = jsonb_set(payload, '{winAmount}', '900') WHERE transaction_id = %s", (txid,)
+        )
+    found = [d for d in admin.reconcile(url).differences if d.round_id == whole.round_id]
+    assert [(d.player, d.amount) for d in found] == [(alice.user, -100)], shown(found)
+    assert "imply 600, the casino moved 500" in found[0].what, shown(found)
+
+
 def test_the_command_exits_1_and_names_the_round(url, capsys):
     """`python -m devtools reconcile` (make reconcile) prints each difference and exits 1."""
     from devtools.__main__ import main
@@ -388,6 +406,10 @@ def test_contract_outcomes_of_every_kind_reconcile_clean(clean_url):
     bet = pending.action("bet", 100, send_as=bob)
     pending.action("win", 200, bet=bet, close=True, state="queued")
     pending.status("pending_settlement", idle_seconds=60)
+
+    whole = Planted(url, bob)  # a whole round in one debitCredit: bet 300, win 800
+    whole.action("betWin", 300, bet="800", send_as=bob)
+    whole.status("completed")
 
     playing = Planted(url, alice)  # played, not closed yet; the sweeper's time has not come
     playing.action("bet", 50, send_as=alice)

@@ -25,8 +25,9 @@ class ProviderSettings(CommonSettings):
     #: outbox rows tagged under the previous one still verify (and are tagged again) during
     #: the grace (seamless.provider.integrity)
     casino_secret_previous: SecretStr | None = None
-    #: when CASINO_SECRET replaced the previous value: the previous key verifies outbox tags for
-    #: SECRET_ROTATION_GRACE_SECONDS after it, then no more (as every receiver's grace, §2)
+    #: when CASINO_SECRET replaced the previous value: rows tagged under the previous one
+    #: verify (and are tagged again) only within SECRET_ROTATION_GRACE_SECONDS after it, as
+    #: the casino accepts it (docs/protocol.md §2; without it the previous value is unknown)
     casino_secret_rotated_at: datetime | None = None
     provider_code: str = "jaqpot"
     #: the casino a launch without casinoCode belongs to

@@ -190,12 +190,17 @@ class Engine:
                 continue
             if not self.inline and self.rnd.settle_by is not None and self.now() > self.rnd.settle_by:
                 if action.type == "bet" and not credited(self.rnd.actions):
-                    # the sweeper and settlement compensate an undecided bet whatever the
-                    # horizon; its rescues are owed money with a horizon of their own
-                    self.compensate(action, "the settlement horizon passed")
                     outbox.renew_horizon(self.rnd, self.owner, self.settings.settlement_horizon_seconds)
-                    continue
-                return self.park_the_rest()
+                    if action.started or action.id in self.sent:
+                        # the sweeper and settlement compensate an undecided bet whatever the
+                        # horizon; its rescues are owed money with a horizon of their own
+                        self.compensate(action, "the settlement horizon passed")
+                        continue
+                    # never sent (its player died before the call): not undecided, so not
+                    # compensated but sent in its turn, whatever the horizon (below); durable
+                    # delivery of the rest of the round starts now (docs/protocol.md §10.7)
+                else:
+                    return self.park_the_rest()
             if deadlines.left(self.deadline) < self.courier.client.policy.attempt_seconds:
                 return self.hand_over(action)  # no time for another call: settlement goes on
             if action.needs_standing_bet and not standing_bets(self.rnd.actions):
@@ -361,8 +366,7 @@ def round_status(actions: list[Action]) -> str:
     if any(a.rescue for a in actions):
         return "cancelled"
     if any(
-        a.type in ("win", "close", "betWin") and a.payload.get("roundClosed") and (a.ok or a.state == "resolved")
-        for a in actions
+        a.type in ("win", "close", "betWin") and a.payload.get("roundClosed") and (a.ok or a.state == "resolved") for a in actions
     ):
         return "completed"  # a credit closed it (or an operator settled the closing credit)
     if not standing_bets(actions) and not credited(actions):
