@@ -77,15 +77,13 @@ standing AS (
                           AND rb.bet_transaction_id = d.transaction_id)
 ),
 
--- what each action owes the player (0: nothing owed)
+-- what each action owes the player (0: nothing owed); a betWin owes its win once its stake may
+-- have been taken (§10.7: never compensated), and nothing after a stored refusal (it moved nothing)
 owed AS (
     SELECT
         a.*,
         CASE WHEN a.type IN ('win', 'close') THEN a.amount
-             -- a betWin owes its win once its stake may have been taken (§10.7: never compensated)
-             -- (a stored refusal of it moved nothing and owes nothing)
-             WHEN a.type = 'betWin' AND a.final_code IS DISTINCT FROM 'OK' AND a.final_status IS NOT NULL
-                  AND a.final_status <> 200 THEN 0
+             WHEN a.type = 'betWin' AND a.final_status <> 200 THEN 0
              WHEN a.type = 'betWin' THEN a.win_amount
              WHEN a.type = 'rollback' THEN coalesce((SELECT s.amount FROM standing AS s
                                                       WHERE s.transaction_id = a.bet_id), 0)
