@@ -217,7 +217,7 @@ CASINO_REFUSED = [
         "'r', NULL, 5000000, false, false, NULL, NULL, '{{}}', 5000000, 5000000, 5010000, 5010000, 'USD')",
         DENIED,
     ),
-    ("ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid) SECURITY INVOKER", DENIED),
+    ("ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) SECURITY INVOKER", DENIED),
     ("DROP FUNCTION ledger.debit(bytea, text, text, bigint, text, uuid)", DENIED),
     # the provider's side
     ("SELECT 1 FROM provider_sessions LIMIT 1", DENIED),
@@ -393,10 +393,12 @@ UNPINNED = {
     "ledger.tombstones(bigint,text)",
     "ledger.debit_credit_hash(uuid,text,text,bigint,boolean,text,text,bigint)",
     "ledger.win_redeemable(bigint,bigint,bigint)",
+    "ledger.credit_hash(uuid,text,text,bigint,text,boolean,text,text,text)",
+    "ledger.promotion_is_bonus(text)",
     "ledger.error_body(text,jsonb)",
     "ledger.balance_limit()",
     "ledger.record(bigint,text,text,bytea,uuid,uuid,bigint,text,text,bigint,boolean,boolean,uuid,text,jsonb,bigint,bigint,"
-    "bigint,bigint,text)",
+    "bigint,bigint,text,text,text,text)",
     # the hash chain's recipe, inlined into its trigger's expression (migration 0007)
     "casino_chain_hash_of(casino_transactions,text)",
     "casino_chain_row_hash(text,bigint,bigint,text,text,text,bigint,bigint,bigint,text,uuid,text,text,text,"
@@ -406,7 +408,7 @@ UNPINNED = {
 ENTRY_POINTS = {
     "ledger.get_balance(bytea)",
     "ledger.debit(bytea,text,text,bigint,text,uuid)",
-    "ledger.credit(bytea,text,text,bigint,text,text,boolean,uuid)",
+    "ledger.credit(bytea,text,text,bigint,text,text,boolean,uuid,text,text,text)",
     "ledger.rollback(bytea,text,text,text,uuid)",
     "ledger.debit_credit(bytea,text,text,text,bigint,bigint,text,boolean,uuid)",
     "ledger.open_session(uuid,bytea,uuid,uuid,text,integer)",

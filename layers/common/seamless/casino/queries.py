@@ -7,7 +7,7 @@ one call: one round trip, one transaction.
 
 GET_BALANCE = "SELECT status, body, replayed FROM ledger.get_balance(%s)"
 DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s, %s)"
-CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s)"
+CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %s)"
 
 # ------------------------------------------------------------------ casino: sessions
@@ -46,7 +46,8 @@ _TRANSACTION_COLUMNS = """
        t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
        COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
        t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url,
-       abs(t.redeemable_delta) AS redeemable_amount
+       abs(t.redeemable_delta) AS redeemable_amount,
+       CASE WHEN t.kind = 'credit' THEN COALESCE(t.reason, 'win') END AS reason, t.promotion_id, t.grant_id
 """
 
 _PAGE = """
@@ -100,7 +101,7 @@ SELECT accepts_seed_signatures FROM casino_game_providers WHERE code = %(code)s 
 # (wallet_id, seq); a time range in the ledger's id order (per wallet the same as seq), between the
 # first and last id of the range found once, on the first page, through the BRIN index on created_at.
 EXPORT_COLUMNS = """t.id, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount, t.redeemable_delta,
-       t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.error_code, t.created_at,
+       t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.reason, t.error_code, t.created_at,
        t.prev_hash, t.row_hash"""
 EXPORT_WALLET = "SELECT id FROM casino_wallets WHERE user_id = %(user_id)s AND currency = %(currency)s"
 EXPORT_BY_WALLET = f"""

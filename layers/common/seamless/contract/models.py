@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -62,15 +62,63 @@ class DebitRequest(WireModel):
     currency: Currency
 
 
+#: why a credit pays (§4b); "win" is the default
+CreditReason = Literal["win", "jackpot", "promotion", "tournament", "freeRound"]
+#: reasons that name a campaign or pot (promotionId required)
+PROMOTION_REASONS = ("jackpot", "promotion", "tournament")
+
+
 class CreditRequest(WireModel):
+    """POST /casino/credit (§4, §4b). The reason is declared first: the validators of the
+    fields after it see it (a field whose own check failed is absent from info.data)."""
+
     session_token: SessionToken
     transaction_id: ProviderId
     round_id: ProviderId
     amount: CreditAmount
     currency: Currency
-    bet_transaction_id: ProviderId | None = None
+    reason: CreditReason | None = None
+    bet_transaction_id: ProviderId | None = Field(default=None, validate_default=True)
     # Optional booleans default to false when omitted (null counts as omitted).
     round_closed: bool | None = None
+    promotion_id: ProviderId | None = Field(default=None, validate_default=True)
+    grant_id: ProviderId | None = Field(default=None, validate_default=True)
+
+    @field_validator("bet_transaction_id")
+    @classmethod
+    def _payout_names_no_bet(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("reason") in ("promotion", "tournament", "freeRound"):
+            raise PydanticCustomError("bet_not_allowed", "A promotion, tournament or free-round credit names no bet.")
+        return value
+
+    @field_validator("promotion_id")
+    @classmethod
+    def _promotion_fits_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "reason" not in info.data:
+            return value  # the reason itself is reported
+        needed = info.data["reason"] in PROMOTION_REASONS
+        if needed and value is None:
+            raise PydanticCustomError("promotion_required", "Required for a jackpot, promotion or tournament credit.")
+        if value is not None and not needed:
+            raise PydanticCustomError("promotion_not_allowed", "Only a jackpot, promotion or tournament credit names one.")
+        return value
+
+    @field_validator("grant_id")
+    @classmethod
+    def _grant_fits_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "reason" not in info.data:
+            return value
+        needed = info.data["reason"] == "freeRound"
+        if needed and value is None:
+            raise PydanticCustomError("grant_required", "Required for a freeRound credit.")
+        if value is not None and not needed:
+            raise PydanticCustomError("grant_not_allowed", "Only a freeRound credit names a grantId.")
+        return value
+
+    @property
+    def stored_reason(self) -> str | None:
+        """The reason as the ledger keeps it: None for a plain win (the default)."""
+        return None if self.reason in (None, "win") else self.reason
 
 
 class RollbackRequest(WireModel):
@@ -351,6 +399,9 @@ class TransactionRecord(ResponseModel):
     redeemable_amount: int = Field(
         description="the withdrawable part of the movement (of the stake taken, the win paid, the refund); 0 when rejected"
     )
+    reason: str | None = Field(description="a credit's reason (win, jackpot, promotion, tournament, freeRound); null for others")
+    promotion_id: str | None = Field(description="a jackpot's, promotion's or tournament's campaign id; else null")
+    grant_id: str | None = Field(description="a free-round credit's grant; else null")
     created_at: str = Field(description="ISO 8601, UTC")
     round_url: str | None = Field(description="the provider's page of this round (GET /provider/rounds/{roundId})")
 
