@@ -217,7 +217,11 @@ CASINO_REFUSED = [
         "'r', NULL, 5000000, false, false, NULL, NULL, '{{}}', 5000000, 5000000, 5010000, 5010000, 'USD')",
         DENIED,
     ),
-    ("ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) SECURITY INVOKER", DENIED),
+    (
+        "ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) "
+        "SECURITY INVOKER",
+        DENIED,
+    ),
     ("DROP FUNCTION ledger.debit(bytea, text, text, bigint, text, uuid)", DENIED),
     # the provider's side
     ("SELECT 1 FROM provider_sessions LIMIT 1", DENIED),
