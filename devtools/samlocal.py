@@ -69,6 +69,11 @@ ORDER = [
     "providerSimulate",
     "providerRounds",
     "providerHealth",
+    "providerFreeRounds",
+    "providerFreeRoundsCancel",
+    "freeRounds",
+    "freeRoundsList",
+    "freeRoundsCancel",
     "simulateRound",
     "settlement",
     "sweeper",
@@ -84,7 +89,11 @@ VOLATILE_KEYS = {"sessionToken", "launchUrl", "url", "providerSessionId", "reque
 
 
 #: events that need others before them (run on the same copy first, not compared)
-PREREQUISITES = {"credit": ["debit"], "transactions": ["debit", "credit"]}
+PREREQUISITES = {
+    "credit": ["debit"],
+    "transactions": ["debit", "credit"],
+    "providerFreeRoundsCancel": ["providerFreeRounds"],
+}
 #: events whose function calls another over HTTP (through a running API): one database, in order
 THROUGH_THE_API = ("launchGame", "providerSimulate", "providerRounds", "simulateRound")
 SEED_COPY = "sl_seeded"

@@ -218,8 +218,7 @@ CASINO_REFUSED = [
         DENIED,
     ),
     (
-        "ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) "
-        "SECURITY INVOKER",
+        "ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) SECURITY INVOKER",
         DENIED,
     ),
     ("DROP FUNCTION ledger.debit(bytea, text, text, bigint, text, uuid)", DENIED),

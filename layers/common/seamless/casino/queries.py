@@ -127,3 +127,25 @@ SELECT {EXPORT_COLUMNS}
 # (POST /casino/debitCredit, docs/protocol.md §4b; sql/casino/functions/25_debit_credit.sql)
 
 DEBIT_CREDIT = "SELECT status, body, replayed FROM ledger.debit_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+# ------------------------------------------------------------------ casino: free-round grants
+# (docs/protocol.md §4b; writes through sql/casino/functions/60_free_rounds.sql)
+
+OPEN_GRANT = """
+SELECT * FROM ledger.open_grant(p_grant_id => %(grant_id)s, p_user => %(user_id)s, p_game => %(game_id)s,
+                                p_currency => %(currency)s, p_rounds => %(rounds)s, p_bet => %(bet)s,
+                                p_expires => %(expires)s, p_fund => %(fund)s)
+"""
+SETTLE_GRANT = "SELECT ledger.settle_grant(%s, %s)"
+CANCEL_GRANT = "SELECT ledger.cancel_grant(%s)"
+LIST_GRANTS = """
+SELECT grant_id, game_id, currency, rounds, rounds_played, won_amount, status, expires_at, now() AS now
+  FROM casino_free_round_grants
+ WHERE user_id = %(user_id)s AND status IN ('active', 'cancelled')
+ ORDER BY created_at DESC, grant_id
+"""
+GRANT_FOR_CANCEL = """
+SELECT g.status, p.api_base_url, p.secret_ref
+  FROM casino_free_round_grants g JOIN casino_game_providers p ON p.id = g.provider_id
+ WHERE g.grant_id = %(grant_id)s AND g.status IN ('active', 'cancelled')
+"""

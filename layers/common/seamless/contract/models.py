@@ -156,6 +156,37 @@ class DebitCreditRequest(WireModel):
 # ------------------------------------------------------------------ operator / provider
 
 
+#: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
+IsoUtc = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
+]
+
+
+class FreeRoundsGrantRequest(WireModel):
+    """POST /casino/freeRounds (§4b): the casino grants a player free rounds of a game. The
+    expiry's window (in the future, at most 90 days ahead) is checked by the casino."""
+
+    user_id: Uuid
+    game_id: Uuid
+    currency: Currency
+    rounds: Annotated[int, Field(ge=1, le=1000)]
+    bet_amount: DebitAmount
+    expires_at: IsoUtc
+    fund: Literal["bonus", "cash"] | None = None
+
+
+class GrantsQuery(WireModel):
+    """GET /casino/freeRounds?userId=… (§4b)."""
+
+    user_id: Uuid
+
+
+class GrantPath(WireModel):
+    """POST /casino/freeRounds/{grantId}/cancel (§4b)."""
+
+    grant_id: ProviderId
+
+
 class LaunchGameRequest(WireModel):
     user_id: Uuid
     game_id: Uuid
@@ -204,7 +235,28 @@ class BetWinAction(WireModel):
     win_amount: CreditAmount
 
 
-Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction | BetWinAction, Field(discriminator="type")]
+class PayoutAction(WireModel):
+    """A payout outside any bet: one credit with its reason and campaign (§4b, §6)."""
+
+    type: Literal["payout"]
+    reason: Literal["jackpot", "promotion", "tournament"]
+    promotion_id: ProviderId
+    amount: CreditAmount
+    close: bool | None = None
+
+
+class FreeRoundAction(WireModel):
+    """One free round of a casino's grant: no debit, one closing credit (§4b, §6)."""
+
+    type: Literal["freeRound"]
+    grant_id: ProviderId
+    win_amount: CreditAmount
+
+
+Action = Annotated[
+    BetAction | WinAction | RollbackAction | CloseAction | BetWinAction | PayoutAction | FreeRoundAction,
+    Field(discriminator="type"),
+]
 MAX_ACTIONS = 100
 
 
@@ -238,6 +290,23 @@ class ProviderSimulateRequest(RoundSpec):
     provider_session_id: ProviderName
 
 
+class ProviderFreeRoundsRequest(WireModel):
+    """POST /provider/freeRounds (§7): a casino's free-round grant; idempotent by grantId."""
+
+    grant_id: ProviderId
+    player_id: ProviderName
+    game_id: ProviderName
+    currency: Currency
+    currency_decimals: CurrencyDecimals | None = None
+    rounds: Annotated[int, Field(ge=1, le=1000)]
+    bet_amount: DebitAmount
+    expires_at: IsoUtc
+
+
+class EmptyBody(WireModel):
+    """A body that is an empty JSON object (extra fields ignored, as everywhere)."""
+
+
 # ------------------------------------------------------------------ support (GET: query string, path)
 
 
@@ -265,12 +334,6 @@ class TransactionsQuery(WireModel):
     round_id: ProviderId | None = None
     limit: PageLimit = 100
     after: PageCursor | None = None
-
-
-#: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
-IsoUtc = Annotated[
-    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
-]
 
 
 class LedgerExportQuery(WireModel):
@@ -378,6 +441,48 @@ class SimulateRoundResponse(RoundReport):
 class ProviderLaunchResponse(ResponseModel):
     provider_session_id: str
     launch_url: str
+
+
+class GrantResponse(ResponseModel):
+    """POST /casino/freeRounds (§4b)."""
+
+    grant_id: str
+    status: Literal["active"]
+    rounds: int
+    rounds_played: int
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class GrantRecord(ResponseModel):
+    grant_id: str
+    game_id: str
+    currency: str
+    rounds: int
+    rounds_played: int
+    won_amount: int = Field(description="the sum of the grant's free-round credits, in minor units")
+    status: Literal["active", "expired", "cancelled", "used"]
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class GrantsResponse(ResponseModel):
+    """GET /casino/freeRounds?userId=… (§4b): newest first."""
+
+    grants: list[GrantRecord]
+
+
+class GrantCancelResponse(ResponseModel):
+    """POST /casino/freeRounds/{grantId}/cancel and the provider's cancel (§4b, §7)."""
+
+    grant_id: str
+    status: Literal["cancelled"]
+    rounds_played: int
+
+
+class ProviderGrantResponse(ResponseModel):
+    """POST /provider/freeRounds (§7)."""
+
+    grant_id: str
+    status: Literal["active"]
 
 
 class HealthResponse(ResponseModel):
