@@ -41,7 +41,7 @@ def main() -> int:
 
         def call(path: str, payload: dict) -> int:
             body = json.dumps(payload, separators=(",", ":")).encode()
-            headers = [("Content-Type", "application/json"), ("X-Casino-Signature", sign(fixtures.CASINO_SECRET, body))]
+            headers = [("Content-Type", "application/json"), ("X-Casino-Signature", sign(fixtures.CASINO_SECRET, body, path))]
             return invoke(by_path[path], api_event("POST", path, path, headers, body))["statusCode"]
 
         import psycopg
