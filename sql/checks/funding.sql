@@ -24,8 +24,8 @@ UNION ALL
 SELECT format('%s %s paid %s redeemable of %s; its funding gives %s',
               t.reason, t.transaction_id, t.redeemable_delta, t.amount, f.redeemable)
   FROM casino_transactions AS t
-  LEFT JOIN casino_promotions AS p ON p.promotion_id = t.promotion_id
-  LEFT JOIN casino_free_round_grants AS g ON g.grant_id = t.grant_id
+  LEFT JOIN casino_promotions AS p ON t.promotion_id = p.promotion_id
+  LEFT JOIN casino_free_round_grants AS g ON t.grant_id = g.grant_id
   CROSS JOIN LATERAL (
       SELECT CASE WHEN t.reason = 'freeRound' THEN CASE WHEN g.fund = 'cash' THEN t.amount ELSE 0 END
                   WHEN p.funding = 'bonus' THEN 0

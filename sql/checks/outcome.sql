@@ -8,8 +8,7 @@
 -- Terms: a round's player is the casino player of the provider session that holds the round; a
 -- bet "stands" at the casino when its debit was accepted and no accepted rollback refunded it;
 -- owed money is a win, close, payout or free-round credit of more than 0, or a rollback of a bet
--- that stands; an action
--- is "answered" when the provider recorded the casino's final answer for it.
+-- that stands; an action is "answered" when the provider recorded the casino's final answer for it.
 WITH rounds AS (
     SELECT
         r.id AS pk, r.round_id, r.status, r.updated_at, r.lease_until,
@@ -190,7 +189,8 @@ differences AS (
         r.round_id, r.player,
         (SELECT coalesce(sum(CASE WHEN x.type = 'bet' THEN -x.amount ELSE x.amount END), 0)
            FROM actions AS x
-          WHERE x.pk = r.pk AND x.state = 'cancelled' AND NOT x.rescue AND x.type IN ('bet', 'win', 'close', 'payout', 'freeRound')) AS amount,
+          WHERE x.pk = r.pk AND x.state = 'cancelled' AND NOT x.rescue
+            AND x.type IN ('bet', 'win', 'close', 'payout', 'freeRound')) AS amount,
         concat('the round was cancelled on account of bet(s) ', t.bets,
                ', never sent (no attempt recorded, the casino never saw them): its cancelled actions forfeit this') AS what
       FROM rounds AS r
