@@ -417,6 +417,9 @@ ENTRY_POINTS = {
     "ledger.open_session(uuid,bytea,uuid,uuid,text,integer)",
     "ledger.activate_session(uuid,text,text)",
     "ledger.fail_session(uuid)",
+    "ledger.open_grant(text,uuid,uuid,text,integer,bigint,timestampwithtimezone,text)",
+    "ledger.settle_grant(text,boolean)",
+    "ledger.cancel_grant(text)",
     "casino_retention.purge(integer,integer,integer,integer,integer)",
 }
 
@@ -518,6 +521,7 @@ CASINO_TABLE_GRANTS = {
     "casino_wallets": {"SELECT"},
     "casino_transactions": {"SELECT"},
     "casino_game_providers": {"SELECT"},
+    "casino_free_round_grants": {"SELECT"},
 }
 CASINO_COLUMN_GRANTS: dict[tuple[str, str], set[str]] = {}
 PROVIDER_TABLE_GRANTS = {
