@@ -531,11 +531,14 @@ PROVIDER_TABLE_GRANTS = {
     "provider_sessions": {"SELECT", "INSERT"},
     "provider_game_rounds": {"SELECT", "INSERT", "UPDATE"},
     "provider_bets": {"SELECT", "INSERT", "UPDATE"},
+    "provider_free_round_grants": {"SELECT", "INSERT"},
+    "provider_free_round_plays": {"SELECT", "INSERT"},
 }
 PROVIDER_COLUMN_GRANTS = {
     ("provider_casino_users", "INSERT"): {"casino_id", "casino_player_id"},
     ("provider_casino_users", "UPDATE"): {"casino_player_id"},
     ("provider_sessions", "UPDATE"): {"casino_session_token"},
+    ("provider_free_round_grants", "UPDATE"): {"status", "cancelled_at", "rounds_started"},
 }
 
 

@@ -14,7 +14,7 @@ from seamless.provider import rounds as provider
 from seamless.provider import settlement
 
 from devtools import admin
-from tests.support import GAME, admin_conn, wallet
+from tests.support import GAME, admin_conn, fetch_one, wallet
 
 pytestmark = pytest.mark.usefixtures("settle_now")
 
@@ -49,14 +49,14 @@ def play(provider_session: str, grant_id: str, win: int) -> dict:
 
 
 def grant_state(url: str, grant_id: str) -> tuple:
+    """(casino rounds_played, casino won_amount, provider rounds_started)."""
     with admin_conn(url) as conn:
-        casino = conn.execute(
-            "SELECT rounds_played, won_amount FROM casino_free_round_grants WHERE grant_id = %s", (grant_id,)
-        ).fetchone()
-        started = conn.execute(
-            "SELECT rounds_started FROM provider_free_round_grants WHERE grant_id = %s", (grant_id,)
-        ).fetchone()
-    return (*casino, *started)
+        return fetch_one(
+            conn,
+            "SELECT c.rounds_played, c.won_amount, p.rounds_started FROM casino_free_round_grants c "
+            "JOIN provider_free_round_grants p ON p.grant_id = c.grant_id WHERE c.grant_id = %s",
+            (grant_id,),
+        )
 
 
 def test_a_grant_played_to_exhaustion_with_a_credit_answered_503_three_times(database_url, player, casino):
