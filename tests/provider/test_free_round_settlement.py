@@ -19,16 +19,16 @@ from tests.support import GAME, admin_conn, fetch_one, wallet
 pytestmark = pytest.mark.usefixtures("settle_now")
 
 
-def make_grant(url: str, user: str, provider_session: str, rounds: int) -> str:
+def make_grant(url: str, user: str, provider_session: str, rounds: int, status: str = "active") -> str:
     """A grant both sides accepted, written as the grant endpoints write it."""
     grant_id = f"g-{uuid.uuid4()}"
     with admin_conn(url) as conn:
         conn.execute(
             "INSERT INTO casino_free_round_grants (grant_id, user_id, wallet_id, game_id, provider_id, currency, rounds, "
             "bet_amount, expires_at, status) SELECT %s, w.user_id, w.id, g.id, g.provider_id, 'USD', %s, 100, "
-            "now() + interval '1 day', 'active' FROM casino_wallets w, casino_games g "
+            "now() + interval '1 day', %s FROM casino_wallets w, casino_games g "
             "WHERE w.user_id = %s AND w.currency = 'USD' AND g.id = %s",
-            (grant_id, rounds, user, GAME),
+            (grant_id, rounds, status, user, GAME),
         )
         conn.execute(
             "INSERT INTO provider_free_round_grants (casino_id, grant_id, casino_user_id, game_id, currency, rounds, "
@@ -99,3 +99,19 @@ def test_a_free_round_counted_before_the_cancel_is_delivered_after_it(database_u
     assert wallet(database_url, user)[0] == 10_050
     assert grant_state(database_url, grant_id) == (1, 50, 1)
     assert admin.reconcile(database_url).ok
+
+
+@pytest.mark.parametrize(("status", "paid"), [("pending", True), ("failed", False)])
+def test_a_grant_the_casino_has_not_marked_yet_is_paid_and_a_failed_one_never(database_url, player, casino, status, paid):
+    """The provider accepted the grant and the casino's mark is not written yet (pending): its
+    free rounds are paid. A grant the casino calls failed is never usable."""
+    user, ps = player
+    grant_id = make_grant(database_url, user, ps, 1, status=status)
+    report = play(ps, grant_id, 80)
+    [action] = report["actions"]
+    if paid:
+        assert (action["code"], report["settlement"]) == ("OK", "complete")
+        assert wallet(database_url, user)[0] == 10_080
+    else:
+        assert (action["code"], report["settlement"]) == ("GRANT_NOT_FOUND", "parked")
+        assert wallet(database_url, user)[0] == 10_000

@@ -108,14 +108,16 @@ BEGIN
                 v_code := 'BET_ROLLED_BACK';
             END IF;
         ELSIF p_reason = 'freeRound' THEN
-            -- A grant of this session's player, game and currency that the provider accepted
-            -- (active or cancelled since: a round started in time is paid), with a round left.
+            -- A grant of this session's player, game and currency, with a round left: active or
+            -- cancelled since (a round started in time is paid), or still pending (the provider
+            -- accepted it and the casino has not marked it yet: only the provider names it). A
+            -- failed grant is never usable (the casino asked the provider to cancel it).
             -- Its row is locked after the wallet's (the same player's and currency's wallet).
             SELECT g.grant_id, g.rounds, g.rounds_played, g.fund INTO v_grant
               FROM casino_free_round_grants g
               JOIN casino_game_sessions gs ON gs.id = v_session.session_id
              WHERE g.grant_id = p_grant AND g.user_id = v_session.user_id AND g.game_id = gs.game_id
-               AND g.currency = v_session.currency AND g.status IN ('active', 'cancelled')
+               AND g.currency = v_session.currency AND g.status IN ('pending', 'active', 'cancelled')
                FOR NO KEY UPDATE OF g;
             IF NOT FOUND THEN
                 v_code := 'GRANT_NOT_FOUND';

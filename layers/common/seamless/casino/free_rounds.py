@@ -100,6 +100,9 @@ def grant(req: FreeRoundsGrantRequest) -> dict[str, Any]:
     accepted = isinstance(answer, dict) and answer.get("grantId") == grant_id and answer.get("status") == "active"
     db.run_once(CASINO_ROLE, lambda c: c.execute(queries.SETTLE_GRANT, (grant_id, accepted)))
     if not accepted:
+        # The provider may have recorded it and lost its answer: ask it to cancel (best effort,
+        # once), so that no free round of a grant the casino calls failed is started.
+        client.post(f"{row['api_base_url'].rstrip('/')}/provider/freeRounds/{grant_id}/cancel", {}, max_attempts=1)
         raise errors.ProviderError(f"The game provider refused the grant (HTTP {result.status or 'no answer'}).")
     return {"grantId": grant_id, "status": "active", "rounds": req.rounds, "roundsPlayed": 0, "expiresAt": _iso(expires)}
 
