@@ -24,7 +24,7 @@ LOCAL_ANCHORS = ROOT / ".localdb" / "anchors"
 
 ROWS = """SELECT t.id, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount, t.redeemable_delta,
                  t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.error_code, t.created_at,
-                 t.prev_hash, t.row_hash
+                 t.prev_hash, t.row_hash, t.reason
             FROM casino_transactions t JOIN casino_wallets w ON w.id = t.wallet_id
            ORDER BY t.wallet_id, t.seq, t.id"""
 WALLETS = "SELECT id, chain_seq, chain_head FROM casino_wallets ORDER BY id"

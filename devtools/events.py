@@ -30,6 +30,7 @@ SEED_ROUND = {
 }
 
 SAMPLE_PROVIDER_ROUND = "evt-provider-round-1"
+SAMPLE_GRANT = "evt-grant-1"
 
 # file name -> (function, body or None for GET, (header, secret) or None)
 API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]] = {
@@ -88,6 +89,31 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
         {"providerSessionId": DEV_PROVIDER_SESSION_ID, "roundId": SAMPLE_PROVIDER_ROUND, **SEED_ROUND},
         ("X-Provider-Signature", PROVIDER_SECRET),
     ),
+    # a grant the sample provider call records, then cancels (invoke them in this order)
+    "providerFreeRounds": (
+        "ProviderFreeRoundsFunction",
+        {
+            "grantId": SAMPLE_GRANT,
+            "playerId": ALICE,
+            "gameId": GAME_CODE,
+            "currency": "USD",
+            "currencyDecimals": 2,
+            "rounds": 10,
+            "betAmount": 100,
+            "expiresAt": "2099-01-01T00:00:00Z",
+        },
+        ("X-Provider-Signature", PROVIDER_SECRET),
+    ),
+    "providerFreeRoundsCancel": ("ProviderFreeRoundsCancelFunction", {}, ("X-Provider-Signature", PROVIDER_SECRET)),
+    # a fixed file cannot follow §4b's rolling window (at most 90 days ahead): this one shows the
+    # body, and the casino answers it 400 naming expiresAt; the cancel's grant is the provider's
+    "freeRounds": (
+        "FreeRoundsGrantFunction",
+        {"userId": ALICE, "gameId": GAME, "currency": "USD", "rounds": 10, "betAmount": 100, "expiresAt": "2099-01-01T00:00:00Z"},
+        None,
+    ),
+    "freeRoundsList": ("FreeRoundsListFunction", None, None),
+    "freeRoundsCancel": ("FreeRoundsCancelFunction", {}, None),
     "providerHealth": ("ProviderHealthFunction", None, None),
     "transactions": ("TransactionsFunction", None, None),
     "providerRounds": ("ProviderRoundsFunction", None, None),
@@ -97,6 +123,10 @@ API_EVENTS: dict[str, tuple[str, dict[str, Any] | None, tuple[str, str] | None]]
 #: round the providerSimulate sample plays (invoke that one first)
 GET_REQUESTS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] = {
     "transactions": ("/casino/transactions", {"roundId": "evt-round-1"}, None),
+    "freeRoundsList": ("/casino/freeRounds", {"userId": ALICE}, None),
+    # POSTs naming their grant in the path
+    "freeRoundsCancel": (f"/casino/freeRounds/{SAMPLE_GRANT}/cancel", None, {"grantId": SAMPLE_GRANT}),
+    "providerFreeRoundsCancel": (f"/provider/freeRounds/{SAMPLE_GRANT}/cancel", None, {"grantId": SAMPLE_GRANT}),
     "providerRounds": (f"/provider/rounds/{SAMPLE_PROVIDER_ROUND}", None, {"roundId": SAMPLE_PROVIDER_ROUND}),
     # unsigned: IAM authorises it when deployed (docs/records.md)
     "ledgerExport": ("/casino/ledger/export", {"userId": ALICE, "currency": "USD", "limit": "100"}, None),
@@ -115,7 +145,7 @@ def _api(
     if body is not None:
         headers.append(("Content-Type", "application/json"))
     if signature:
-        headers.append((signature[0], sign(signature[1], raw, contract_path(resource), method=method, timestamp=timestamp)))
+        headers.append((signature[0], sign(signature[1], raw, contract_path(path), method=method, timestamp=timestamp)))
     multi_query = {k: [v] for k, v in (query or {}).items()}
     event = api_event(method, path, resource, headers, raw, multi_query, path_parameters=path_parameters)
     # fixed ids and times: the files do not change when regenerated

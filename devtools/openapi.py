@@ -200,7 +200,16 @@ OPERATIONS: dict[str, Operation] = {
         m.CreditRequest,
         m.MoneyResponse,
         "casinoSignature",
-        CALLBACK_ERRORS + ["CURRENCY_MISMATCH", "ROUND_MISMATCH", "ROUND_CLOSED", "BET_NOT_FOUND", "BET_ROLLED_BACK"],
+        CALLBACK_ERRORS
+        + [
+            "CURRENCY_MISMATCH",
+            "ROUND_MISMATCH",
+            "ROUND_CLOSED",
+            "BET_NOT_FOUND",
+            "BET_ROLLED_BACK",
+            "GRANT_NOT_FOUND",
+            "FREE_ROUNDS_EXHAUSTED",
+        ],
         "provider callbacks",
     ),
     "/casino/rollback": Operation(
@@ -242,12 +251,105 @@ OPERATIONS: dict[str, Operation] = {
             "WALLET_NOT_FOUND",
             "GAME_NOT_FOUND",
             "CURRENCY_NOT_SUPPORTED",
+            "GRANT_NOT_FOUND",
+            "FREE_ROUNDS_EXHAUSTED",
             "PAYLOAD_TOO_LARGE",
             "INTERNAL_ERROR",
             "PROVIDER_ERROR",
             "SERVICE_UNAVAILABLE",
         ],
         "operator",
+    ),
+    "POST /casino/freeRounds": Operation(
+        "Grant a player free rounds of a game (through the provider)",
+        m.FreeRoundsGrantRequest,
+        m.GrantResponse,
+        "operatorApiKey",
+        [
+            "VALIDATION_ERROR",
+            "PLAYER_BLOCKED",
+            "USER_NOT_FOUND",
+            "WALLET_NOT_FOUND",
+            "GAME_NOT_FOUND",
+            "CURRENCY_NOT_SUPPORTED",
+            "BET_LIMIT_EXCEEDED",
+            "PAYLOAD_TOO_LARGE",
+            "INTERNAL_ERROR",
+            "PROVIDER_ERROR",
+            "SERVICE_UNAVAILABLE",
+        ],
+        "operator",
+        description=(
+            "Records the grant and calls the provider's signed POST /provider/freeRounds (§4b, §7); the provider failing "
+            "is 502 PROVIDER_ERROR and the grant is never usable. `expiresAt` in the future, at most 90 days ahead; "
+            "`fund` `bonus` (default) or `cash` says how its credits are funded."
+        ),
+    ),
+    "GET /casino/freeRounds": Operation(
+        "A player's free-round grants, newest first",
+        None,
+        m.GrantsResponse,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"],
+        "operator",
+        parameters=[{"name": "userId", "in": "query", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+    ),
+    "/casino/freeRounds/{grantId}/cancel": Operation(
+        "Cancel a free-round grant (at the provider, then at the casino)",
+        None,
+        m.GrantCancelResponse,
+        "operatorApiKey",
+        ["VALIDATION_ERROR", "GRANT_NOT_FOUND", "PAYLOAD_TOO_LARGE", "INTERNAL_ERROR", "PROVIDER_ERROR", "SERVICE_UNAVAILABLE"],
+        "operator",
+        description="Idempotent: a cancelled grant answers the same again. Free rounds started before are still paid (§4b).",
+        parameters=[
+            {
+                "name": "grantId",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+            }
+        ],
+    ),
+    "/provider/freeRounds": Operation(
+        "Provider: record a casino's free-round grant",
+        m.ProviderFreeRoundsRequest,
+        m.ProviderGrantResponse,
+        "providerSignature",
+        [
+            "VALIDATION_ERROR",
+            "INVALID_SIGNATURE",
+            "GAME_NOT_FOUND",
+            "TRANSACTION_ID_CONFLICT",
+            "PAYLOAD_TOO_LARGE",
+            "INTERNAL_ERROR",
+            "SERVICE_UNAVAILABLE",
+        ],
+        "provider",
+        description="Idempotent by grantId: the same body again is the same answer, another body 409 TRANSACTION_ID_CONFLICT.",
+    ),
+    "/provider/freeRounds/{grantId}/cancel": Operation(
+        "Provider: cancel a free-round grant",
+        m.EmptyBody,
+        m.GrantCancelResponse,
+        "providerSignature",
+        [
+            "VALIDATION_ERROR",
+            "INVALID_SIGNATURE",
+            "GRANT_NOT_FOUND",
+            "PAYLOAD_TOO_LARGE",
+            "INTERNAL_ERROR",
+            "SERVICE_UNAVAILABLE",
+        ],
+        "provider",
+        parameters=[
+            {
+                "name": "grantId",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": PROVIDER_ID_PATTERN},
+            }
+        ],
     ),
     "/provider/launch": Operation(
         "Provider: open a provider session",
@@ -266,6 +368,9 @@ OPERATIONS: dict[str, Operation] = {
             "VALIDATION_ERROR",
             "INVALID_SIGNATURE",
             "SESSION_NOT_FOUND",
+            "GRANT_NOT_FOUND",
+            "ROUND_MISMATCH",
+            "FREE_ROUNDS_EXHAUSTED",
             "PAYLOAD_TOO_LARGE",
             "INTERNAL_ERROR",
             "PROVIDER_ERROR",
@@ -431,7 +536,7 @@ def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for fn in Template().functions.values():
         for method, path in fn.routes:
-            spec = OPERATIONS[path]
+            spec = OPERATIONS.get(f"{method.upper()} {path}") or OPERATIONS[path]
             content: dict[str, Any] = {spec.media: {"schema": {"$ref": f"#/components/schemas/{spec.response.__name__}"}}}
             if spec.example is not None:
                 content[spec.media]["example"] = spec.example

@@ -71,6 +71,11 @@ ORDER = [
     "providerSimulate",
     "providerRounds",
     "providerHealth",
+    "providerFreeRounds",
+    "providerFreeRoundsCancel",
+    "freeRounds",
+    "freeRoundsList",
+    "freeRoundsCancel",
     "simulateRound",
     "settlement",
     "sweeper",
@@ -93,7 +98,11 @@ NOT_UNDER_SAM = {
     "anchor": "publishes to the stack's object-locked bucket, which only a deployed stack has",
 }
 #: events that need others before them (run on the same copy first, not compared)
-PREREQUISITES = {"credit": ["debit"], "transactions": ["debit", "credit"]}
+PREREQUISITES = {
+    "credit": ["debit"],
+    "transactions": ["debit", "credit"],
+    "providerFreeRoundsCancel": ["providerFreeRounds"],
+}
 #: events whose function calls another over HTTP (through a running API): one database, in order
 THROUGH_THE_API = ("launchGame", "providerSimulate", "providerRounds", "simulateRound")
 SEED_COPY = "sl_seeded"

@@ -26,6 +26,13 @@ SECRETS_BY_FUNCTION: dict[str, frozenset[str]] = {
     "RollbackFunction": _CASINO_CALLBACK,
     "LaunchGameFunction": _CASINO_OPERATOR,
     "SimulateRoundFunction": _CASINO_OPERATOR,
+    # free-round grants: the grant and its cancel call the provider signed; the list reads only
+    "FreeRoundsGrantFunction": _CASINO_OPERATOR,
+    "FreeRoundsCancelFunction": _CASINO_OPERATOR,
+    "FreeRoundsListFunction": frozenset({"CasinoDatabaseSecret"}),
+    # verify the casino's grant and cancel calls
+    "ProviderFreeRoundsFunction": frozenset({"ProviderHmacSecret", "ProviderDatabaseSecret"}),
+    "ProviderFreeRoundsCancelFunction": frozenset({"ProviderHmacSecret", "ProviderDatabaseSecret"}),
     # verifies the casino's call
     "ProviderLaunchFunction": frozenset({"ProviderHmacSecret", "ProviderDatabaseSecret"}),
     # verifies the casino's call and signs its callbacks

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -251,6 +251,7 @@ class Context:
         bet: str | None = None,
         closed: bool = False,
         currency: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Exchange:
         payload: dict[str, Any] = {
             "sessionToken": player.token,
@@ -263,6 +264,7 @@ class Context:
             payload["betTransactionId"] = bet
         if closed:
             payload["roundClosed"] = True
+        payload.update(extra or {})
         return self.post("/casino/credit", payload, label=f"credit {player.role}")
 
     def rollback(self, player: Player, txid: str, bet: str, round_id: str | None = None) -> Exchange:
@@ -1416,6 +1418,99 @@ def funding_split(ctx: Context) -> None:
     ctx.expect(after == expected, f"redeemableBalance {after}, expected {expected}: {what} (§4b)", ex)
     if isinstance(ex.field("redeemableBalance"), int):
         ctx.expect(ex.field("redeemableBalance") == expected, f"the answer's redeemableBalance is not {expected}", ex)
+
+
+# ------------------------------------------------------------------ payout kinds (§4b)
+
+
+@check(
+    "payout.typed-replay-and-conflict",
+    "§4b, §5",
+    "A promotion payout pays once; its repeat is replayed; the same id with another campaign or reason -> 409",
+)
+def payout_typed_replay(ctx: Context) -> None:
+    p, txid, rnd = ctx.rich, ctx.new_id("promo"), ctx.new_id("round")
+    typed = {"reason": "promotion", "promotionId": f"cert-campaign-{ctx.run_id}"}
+    # a stake first, so that the player ends where it started
+    ctx.moved(p, -ctx.stake, ctx.expect_answer(ctx.debit(p, ctx.new_id("bet"), rnd, ctx.stake), 200, what="the bet"))
+    first = ctx.expect_answer(ctx.credit(p, txid, rnd, ctx.stake, closed=True, extra=typed), 200, what="promotion payout")
+    ctx.expect_first(first)
+    ctx.moved(p, ctx.stake, first, "promotion payout")
+    again = ctx.credit(p, txid, rnd, ctx.stake, closed=True, extra=typed)
+    ctx.expect_replay(first, again)
+    ctx.unchanged(p, again, "the repeat")
+    for label, change in (
+        ("another promotionId", {"promotionId": f"cert-other-{ctx.run_id}"}),
+        ("another reason", {"reason": "tournament"}),
+        ("no reason (a plain win)", {"reason": "win", "promotionId": None}),
+    ):
+        fields = {k: v for k, v in {**typed, **change}.items() if v is not None}
+        ex = ctx.credit(p, txid, rnd, ctx.stake, closed=True, extra=fields)
+        ctx.expect_answer(ex, 409, "TRANSACTION_ID_CONFLICT", label)
+        ctx.unchanged(p, ex, label)
+
+
+@check("payout.promotion-names-no-bet", "§4b", "A promotion or tournament payout naming a bet -> 400 VALIDATION_ERROR")
+def payout_names_no_bet(ctx: Context) -> None:
+    p, rnd, bet = ctx.rich, ctx.new_id("round"), ctx.new_id("bet")
+    ctx.moved(p, -ctx.stake, ctx.expect_answer(ctx.debit(p, bet, rnd, ctx.stake), 200, what="the bet"))
+    for reason in ("promotion", "tournament"):
+        fields = {"reason": reason, "promotionId": f"cert-campaign-{ctx.run_id}"}
+        ex = ctx.credit(p, ctx.new_id("promo"), rnd, ctx.stake, bet=bet, extra=fields)
+        ctx.expect_answer(ex, 400, "VALIDATION_ERROR", f"a {reason} payout naming a bet")
+        ctx.expect(
+            any(d.get("field") == "betTransactionId" for d in (ex.field("error") or {}).get("details") or []),
+            f"the {reason} payout's 400 does not name betTransactionId",
+            ex,
+        )
+        ctx.unchanged(p, ex, f"a {reason} payout naming a bet")
+    ctx.moved(p, ctx.stake, ctx.expect_answer(ctx.credit(p, ctx.new_id("win"), rnd, ctx.stake, bet=bet, closed=True), 200))
+
+
+@check(
+    "freeRound.grant-guard",
+    "§4b",
+    "A grant's free-round credits: paid after cancel, at most `rounds` (409 FREE_ROUNDS_EXHAUSTED), "
+    "never on another player's session (404 GRANT_NOT_FOUND) (needs launchGame)",
+)
+def free_round_guard(ctx: Context) -> None:
+    cfg = ctx.config
+    if cfg.launch is None:
+        raise CheckSkipped("needs the wallet's operator endpoints (launchGame config) to grant free rounds")
+    headers = {"x-api-key": cfg.launch.api_key} if cfg.launch.api_key else {}
+    p, poor = ctx.rich, ctx.poor
+    expires = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    granted = ctx.post(
+        "/casino/freeRounds",
+        {
+            "userId": cfg.launch.rich_user,
+            "gameId": cfg.launch.game_id,
+            "currency": cfg.currency,
+            "rounds": 2,
+            "betAmount": ctx.stake,
+            "expiresAt": expires,
+        },
+        signature=None,
+        headers=headers,
+        label="grant free rounds",
+    )
+    ctx.expect_answer(granted, 200, what="POST /casino/freeRounds")
+    grant_id = granted.field("grantId")
+    ctx.expect(isinstance(grant_id, str) and bool(grant_id), "the grant answered no grantId", granted)
+    cancelled = ctx.post(f"/casino/freeRounds/{grant_id}/cancel", {}, signature=None, headers=headers, label="cancel grant")
+    ctx.expect_answer(cancelled, 200, what="cancel")
+    # stakes first, so that the player ends where it started
+    ctx.moved(p, -2 * ctx.stake, ctx.expect_answer(ctx.debit(p, ctx.new_id("bet"), ctx.new_id("round"), 2 * ctx.stake), 200))
+    fields = {"reason": "freeRound", "grantId": grant_id}
+    ex = ctx.credit(poor, ctx.new_id("fr"), ctx.new_id("round"), ctx.stake, closed=True, extra=fields)
+    ctx.expect_answer(ex, 404, "GRANT_NOT_FOUND", "a free-round credit on another player's session")
+    ctx.unchanged(poor, ex, "another player's grant")
+    for n in (1, 2):  # started before the cancel: owed money, paid
+        ex = ctx.credit(p, ctx.new_id("fr"), ctx.new_id("round"), ctx.stake, closed=True, extra=fields)
+        ctx.moved(p, ctx.stake, ctx.expect_answer(ex, 200, what=f"free round {n} after the cancel"), f"free round {n}")
+    ex = ctx.credit(p, ctx.new_id("fr"), ctx.new_id("round"), ctx.stake, closed=True, extra=fields)
+    ctx.expect_answer(ex, 409, "FREE_ROUNDS_EXHAUSTED", "a third free-round credit of a 2-round grant")
+    ctx.unchanged(p, ex, "beyond the grant's rounds")
 
 
 # ------------------------------------------------------------------ latency

@@ -53,6 +53,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA casino_retention FROM casino_app;
 -- Sessions hold their token only as a SHA-256 hash. Players, games, rounds and the error
 -- catalogue are read by the ledger's functions only.
 GRANT SELECT ON casino_game_sessions, casino_wallets, casino_transactions, casino_game_providers TO casino_app;
+-- Free-round grants (migration 0009): listed and looked up before a cancel
+-- (seamless/casino/free_rounds.py); written only by the ledger's grant functions.
+GRANT SELECT ON casino_free_round_grants TO casino_app;
 -- The currencies (migration 0008) and the bet limits per game and currency are read by the
 -- ledger's functions only (ledger.open_session, ledger.session_by_token).
 

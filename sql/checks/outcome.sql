@@ -7,8 +7,8 @@
 --
 -- Terms: a round's player is the casino player of the provider session that holds the round; a
 -- bet "stands" at the casino when its debit was accepted and no accepted rollback refunded it;
--- owed money is a win or close of more than 0, or a rollback of a bet that stands; an action
--- is "answered" when the provider recorded the casino's final answer for it.
+-- owed money is a win, close, payout or free-round credit of more than 0, or a rollback of a bet
+-- that stands; an action is "answered" when the provider recorded the casino's final answer for it.
 WITH rounds AS (
     SELECT
         r.id AS pk, r.round_id, r.status, r.updated_at, r.lease_until,
@@ -82,7 +82,7 @@ standing AS (
 owed AS (
     SELECT
         a.*,
-        CASE WHEN a.type IN ('win', 'close') THEN a.amount
+        CASE WHEN a.type IN ('win', 'close', 'payout', 'freeRound') THEN a.amount
              WHEN a.type = 'betWin' AND a.final_status <> 200 THEN 0
              WHEN a.type = 'betWin' THEN a.win_amount
              WHEN a.type = 'rollback' THEN coalesce((SELECT s.amount FROM standing AS s
@@ -187,7 +187,8 @@ differences AS (
         r.round_id, r.player,
         (SELECT coalesce(sum(CASE WHEN x.type = 'bet' THEN -x.amount ELSE x.amount END), 0)
            FROM actions AS x
-          WHERE x.pk = r.pk AND x.state = 'cancelled' AND NOT x.rescue AND x.type IN ('bet', 'win', 'close')) AS amount,
+          WHERE x.pk = r.pk AND x.state = 'cancelled' AND NOT x.rescue
+            AND x.type IN ('bet', 'win', 'close', 'payout', 'freeRound')) AS amount,
         concat('the round was cancelled on account of bet(s) ', t.bets,
                ', never sent (no attempt recorded, the casino never saw them): its cancelled actions forfeit this') AS what
       FROM rounds AS r
@@ -199,7 +200,7 @@ differences AS (
      WHERE r.status = 'cancelled' AND NOT t.sent
        AND EXISTS (SELECT 1 FROM actions AS x
                     WHERE x.pk = r.pk AND x.state = 'cancelled' AND NOT x.rescue
-                      AND x.type IN ('win', 'close') AND x.amount > 0)
+                      AND x.type IN ('win', 'close', 'payout', 'freeRound') AND x.amount > 0)
 
     UNION ALL
     -- 4. a finished round's net movement at the casino equals what its actions, as answered, imply
@@ -210,7 +211,7 @@ differences AS (
      CROSS JOIN LATERAL (
          SELECT coalesce(sum(CASE
                     WHEN a.type = 'bet' THEN -a.amount
-                    WHEN a.type IN ('win', 'close') THEN a.amount
+                    WHEN a.type IN ('win', 'close', 'payout', 'freeRound') THEN a.amount
                     WHEN a.type = 'betWin' THEN a.win_amount - a.amount
                     -- the rescue of an undecided debit nets to zero with it (refund or tombstone)
                     WHEN a.rescue AND NOT EXISTS (SELECT 1 FROM actions AS bet

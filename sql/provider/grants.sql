@@ -37,6 +37,11 @@ GRANT SELECT, INSERT, UPDATE (casino_session_token) ON provider_sessions TO prov
 -- Rounds and their callbacks: recorded and completed.
 GRANT SELECT, INSERT, UPDATE ON provider_game_rounds, provider_bets TO provider_app;
 
+-- Free-round grants (migration 0007): recorded by POST /provider/freeRounds, cancelled by its
+-- cancel, their rounds counted by the round player; never deleted by the application.
+GRANT SELECT, INSERT, UPDATE (status, cancelled_at, rounds_started) ON provider_free_round_grants TO provider_app;
+GRANT SELECT, INSERT ON provider_free_round_plays TO provider_app;
+
 -- The retention purge (sql/provider/retention.sql), run by ProviderRetentionFunction as this role.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA provider_retention FROM public;
 GRANT USAGE ON SCHEMA provider_retention TO provider_app;

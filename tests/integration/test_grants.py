@@ -217,7 +217,10 @@ CASINO_REFUSED = [
         "'r', NULL, 5000000, false, false, NULL, NULL, '{{}}', 5000000, 5000000, 5010000, 5010000, 'USD')",
         DENIED,
     ),
-    ("ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid) SECURITY INVOKER", DENIED),
+    (
+        "ALTER FUNCTION ledger.credit(bytea, text, text, bigint, text, text, boolean, uuid, text, text, text) SECURITY INVOKER",
+        DENIED,
+    ),
     ("DROP FUNCTION ledger.debit(bytea, text, text, bigint, text, uuid)", DENIED),
     # the provider's side
     ("SELECT 1 FROM provider_sessions LIMIT 1", DENIED),
@@ -393,10 +396,12 @@ UNPINNED = {
     "ledger.tombstones(bigint,text)",
     "ledger.debit_credit_hash(uuid,text,text,bigint,boolean,text,text,bigint)",
     "ledger.win_redeemable(bigint,bigint,bigint)",
+    "ledger.credit_hash(uuid,text,text,bigint,text,boolean,text,text,text)",
+    "ledger.promotion_is_bonus(text)",
     "ledger.error_body(text,jsonb)",
     "ledger.balance_limit()",
     "ledger.record(bigint,text,text,bytea,uuid,uuid,bigint,text,text,bigint,boolean,boolean,uuid,text,jsonb,bigint,bigint,"
-    "bigint,bigint,text)",
+    "bigint,bigint,text,text,text,text)",
     # the hash chain's recipe, inlined into its trigger's expression (migration 0007)
     "casino_chain_hash_of(casino_transactions,text)",
     "casino_chain_row_hash(text,bigint,bigint,text,text,text,bigint,bigint,bigint,text,uuid,text,text,text,"
@@ -406,12 +411,15 @@ UNPINNED = {
 ENTRY_POINTS = {
     "ledger.get_balance(bytea)",
     "ledger.debit(bytea,text,text,bigint,text,uuid)",
-    "ledger.credit(bytea,text,text,bigint,text,text,boolean,uuid)",
+    "ledger.credit(bytea,text,text,bigint,text,text,boolean,uuid,text,text,text)",
     "ledger.rollback(bytea,text,text,text,uuid)",
     "ledger.debit_credit(bytea,text,text,text,bigint,bigint,text,boolean,uuid)",
     "ledger.open_session(uuid,bytea,uuid,uuid,text,integer)",
     "ledger.activate_session(uuid,text,text)",
     "ledger.fail_session(uuid)",
+    "ledger.open_grant(text,uuid,uuid,text,integer,bigint,timestampwithtimezone,text)",
+    "ledger.settle_grant(text,boolean)",
+    "ledger.cancel_grant(text)",
     "casino_retention.purge(integer,integer,integer,integer,integer)",
 }
 
@@ -513,6 +521,7 @@ CASINO_TABLE_GRANTS = {
     "casino_wallets": {"SELECT"},
     "casino_transactions": {"SELECT"},
     "casino_game_providers": {"SELECT"},
+    "casino_free_round_grants": {"SELECT"},
 }
 CASINO_COLUMN_GRANTS: dict[tuple[str, str], set[str]] = {}
 PROVIDER_TABLE_GRANTS = {
@@ -522,11 +531,14 @@ PROVIDER_TABLE_GRANTS = {
     "provider_sessions": {"SELECT", "INSERT"},
     "provider_game_rounds": {"SELECT", "INSERT", "UPDATE"},
     "provider_bets": {"SELECT", "INSERT", "UPDATE"},
+    "provider_free_round_grants": {"SELECT", "INSERT"},
+    "provider_free_round_plays": {"SELECT", "INSERT"},
 }
 PROVIDER_COLUMN_GRANTS = {
     ("provider_casino_users", "INSERT"): {"casino_id", "casino_player_id"},
     ("provider_casino_users", "UPDATE"): {"casino_player_id"},
     ("provider_sessions", "UPDATE"): {"casino_session_token"},
+    ("provider_free_round_grants", "UPDATE"): {"status", "cancelled_at", "rounds_started"},
 }
 
 

@@ -113,6 +113,39 @@ class AcceptsLateBets(Proxy):
         return answer
 
 
+class AcceptsPromotionNamingABet(Proxy):
+    """A promotion or tournament payout naming a bet is paid (the bet dropped) instead of 400."""
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        payload = _json(body)
+        if (
+            path == "/casino/credit"
+            and isinstance(payload, dict)
+            and payload.get("reason") in ("promotion", "tournament")
+            and "betTransactionId" in payload
+        ):
+            return self.forged(path, {k: v for k, v in payload.items() if k != "betTransactionId"})
+        return self.forward(method, path, body, headers)
+
+
+class PaysBeyondGrantRounds(Proxy):
+    """A free-round credit beyond its grant's rounds is paid anyway (as a plain win)."""
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        answer = self.forward(method, path, body, headers)
+        payload, refused = _json(body), answer.json()
+        if (
+            path == "/casino/credit"
+            and isinstance(payload, dict)
+            and isinstance(refused, dict)
+            and refused.get("error", {}).get("code") == "FREE_ROUNDS_EXHAUSTED"
+        ):
+            txid = payload["transactionId"]
+            plain = {k: v for k, v in payload.items() if k not in ("reason", "grantId")}
+            return self.renamed(self.forged(path, {**plain, "transactionId": f"{txid}.paid"}), txid)
+        return answer
+
+
 class RefundsTwice(Proxy):
     """A bet already refunded is refunded again by the next rollback (another rollback id)."""
 

@@ -16,6 +16,9 @@ from tests.tools.helpers import get, http_get
 
 FIELDS = {
     "transactionId",
+    "reason",
+    "promotionId",
+    "grantId",
     "kind",
     "status",
     "userId",

@@ -191,7 +191,7 @@ CREATE FUNCTION ledger.record(
     p_user UUID, p_wallet BIGINT, p_round TEXT, p_bet TEXT, p_amount BIGINT, p_closed BOOLEAN,
     p_tombstone BOOLEAN, p_invocation UUID, p_code TEXT, p_extra JSONB,
     p_playable_delta BIGINT, p_redeemable_delta BIGINT, p_balance BIGINT, p_redeemable BIGINT,
-    p_currency TEXT,
+    p_currency TEXT, p_reason TEXT DEFAULT NULL, p_promotion TEXT DEFAULT NULL, p_grant TEXT DEFAULT NULL,
     OUT written BOOLEAN, OUT status INT, OUT body TEXT, OUT replayed BOOLEAN)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
@@ -211,23 +211,23 @@ BEGIN
                                          session_id, user_id, wallet_id, round_id, bet_transaction_id,
                                          round_closed, tombstone, amount, playable_delta, redeemable_delta,
                                          balance_after, redeemable_after, response_status, response_body,
-                                         invocation_id)
+                                         invocation_id, reason, promotion_id, grant_id)
         OVERRIDING SYSTEM VALUE
         VALUES (v_id, p_provider, p_transaction_id, p_kind, 'accepted', p_hash,
                 p_session, p_user, p_wallet, p_round, p_bet,
                 p_closed, p_tombstone, p_amount, p_playable_delta, p_redeemable_delta,
-                p_balance, p_redeemable, status, body, p_invocation)
+                p_balance, p_redeemable, status, body, p_invocation, p_reason, p_promotion, p_grant)
         ON CONFLICT (provider_id, transaction_id) DO NOTHING;
     ELSE
         SELECT e.status, e.body INTO status, body FROM ledger.error_body(p_code, p_extra) e;
         INSERT INTO public.casino_transactions (id, provider_id, transaction_id, kind, status, request_hash,
                                          session_id, user_id, wallet_id, round_id, bet_transaction_id,
                                          round_closed, amount, error_code, response_status, response_body,
-                                         invocation_id)
+                                         invocation_id, reason, promotion_id, grant_id)
         OVERRIDING SYSTEM VALUE
         VALUES (v_id, p_provider, p_transaction_id, p_kind, 'rejected', p_hash,
                 p_session, p_user, p_wallet, p_round, p_bet,
-                p_closed, p_amount, p_code, status, body, p_invocation)
+                p_closed, p_amount, p_code, status, body, p_invocation, p_reason, p_promotion, p_grant)
         ON CONFLICT (provider_id, transaction_id) DO NOTHING;
     END IF;
     written := FOUND;

@@ -4,13 +4,26 @@ responses sent byte-for-byte (docs/protocol.md §4, §5)."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ..contract import signing
 from ..runtime import db, observability
-from ..runtime.apigw import Handler, M, ProxyEvent, api_handler, json_endpoint, json_response, parse, query_endpoint, read_body
+from ..runtime.apigw import (
+    Handler,
+    M,
+    ProxyEvent,
+    api_handler,
+    json_endpoint,
+    json_response,
+    ok,
+    parse,
+    parse_params,
+    query_endpoint,
+    read_body,
+)
 from ..runtime.observability import count
 from ..runtime.settings import CASINO_ROLE
 from . import queries
@@ -88,3 +101,16 @@ def operator_query(model: type[M], operation: Callable[[M], dict[str, Any]]) -> 
     """An operator/support GET endpoint (transaction lookup): query string in, JSON out; behind
     API Gateway authorization when deployed."""
     return query_endpoint(model, operation)
+
+
+def operator_path_action(model: type[M], operation: Callable[[M], dict[str, Any]]) -> Handler:
+    """An operator POST naming its object in the path (POST /casino/freeRounds/{grantId}/cancel):
+    the path parameters parsed by `model`; the body (an empty JSON object) is read and size-checked
+    only. Behind API Gateway authorization when deployed."""
+
+    def work(request: ProxyEvent) -> dict[str, Any]:
+        read_body(request)
+        params = {k: urllib.parse.unquote(v) for k, v in (request.path_parameters or {}).items() if isinstance(v, str)}
+        return ok(operation(parse_params(model, params)))
+
+    return api_handler(work)

@@ -67,6 +67,9 @@ def credit(conn: psycopg.Connection, req: CreditRequest, invocation: UUID | None
             req.bet_transaction_id,
             bool(req.round_closed),
             invocation,
+            req.stored_reason,
+            req.promotion_id,
+            req.grant_id,
         ),
     )
 

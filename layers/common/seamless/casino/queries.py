@@ -7,7 +7,7 @@ one call: one round trip, one transaction.
 
 GET_BALANCE = "SELECT status, body, replayed FROM ledger.get_balance(%s)"
 DEBIT = "SELECT status, body, replayed FROM ledger.debit(%s, %s, %s, %s, %s, %s)"
-CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s)"
+CREDIT = "SELECT status, body, replayed FROM ledger.credit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 ROLLBACK = "SELECT status, body, replayed FROM ledger.rollback(%s, %s, %s, %s, %s)"
 
 # ------------------------------------------------------------------ casino: sessions
@@ -46,7 +46,8 @@ _TRANSACTION_COLUMNS = """
        t.id, t.transaction_id, t.kind, t.status, t.user_id::text AS user_id,
        COALESCE(t.round_id, b.round_id) AS round_id, t.amount, w.currency::text AS currency,
        t.bet_transaction_id, t.balance_after, t.error_code, t.created_at, p.api_base_url,
-       abs(t.redeemable_delta) AS redeemable_amount
+       abs(t.redeemable_delta) AS redeemable_amount,
+       CASE WHEN t.kind = 'credit' THEN COALESCE(t.reason, 'win') END AS reason, t.promotion_id, t.grant_id
 """
 
 _PAGE = """
@@ -100,7 +101,7 @@ SELECT accepts_seed_signatures FROM casino_game_providers WHERE code = %(code)s 
 # (wallet_id, seq); a time range in the ledger's id order (per wallet the same as seq), between the
 # first and last id of the range found once, on the first page, through the BRIN index on created_at.
 EXPORT_COLUMNS = """t.id, t.wallet_id, t.seq, t.transaction_id, t.kind, t.status, t.amount, t.redeemable_delta,
-       t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.error_code, t.created_at,
+       t.balance_after, w.currency::text AS currency, t.user_id, t.round_id, t.reason, t.error_code, t.created_at,
        t.prev_hash, t.row_hash"""
 EXPORT_WALLET = "SELECT id FROM casino_wallets WHERE user_id = %(user_id)s AND currency = %(currency)s"
 EXPORT_BY_WALLET = f"""
@@ -126,3 +127,25 @@ SELECT {EXPORT_COLUMNS}
 # (POST /casino/debitCredit, docs/protocol.md §4b; sql/casino/functions/25_debit_credit.sql)
 
 DEBIT_CREDIT = "SELECT status, body, replayed FROM ledger.debit_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+# ------------------------------------------------------------------ casino: free-round grants
+# (docs/protocol.md §4b; writes through sql/casino/functions/60_free_rounds.sql)
+
+OPEN_GRANT = """
+SELECT * FROM ledger.open_grant(p_grant_id => %(grant_id)s, p_user => %(user_id)s, p_game => %(game_id)s,
+                                p_currency => %(currency)s, p_rounds => %(rounds)s, p_bet => %(bet)s,
+                                p_expires => %(expires)s, p_fund => %(fund)s)
+"""
+SETTLE_GRANT = "SELECT ledger.settle_grant(%s, %s)"
+CANCEL_GRANT = "SELECT ledger.cancel_grant(%s)"
+LIST_GRANTS = """
+SELECT grant_id, game_id, currency, rounds, rounds_played, won_amount, status, expires_at, now() AS now
+  FROM casino_free_round_grants
+ WHERE user_id = %(user_id)s AND status IN ('active', 'cancelled')
+ ORDER BY created_at DESC, grant_id
+"""
+GRANT_FOR_CANCEL = """
+SELECT g.status, p.api_base_url, p.secret_ref
+  FROM casino_free_round_grants g JOIN casino_game_providers p ON p.id = g.provider_id
+ WHERE g.grant_id = %(grant_id)s AND g.status IN ('active', 'cancelled')
+"""

@@ -48,6 +48,9 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
         balance_after=row["balance_after"] if accepted else None,
         error_code=None if accepted else row["error_code"],
         redeemable_amount=row["redeemable_amount"],
+        reason=row["reason"],
+        promotion_id=row["promotion_id"],
+        grant_id=row["grant_id"],
         created_at=_iso(row["created_at"]),
         round_url=round_url(row["api_base_url"], row["round_id"]),
     ).model_dump(by_alias=True)

@@ -64,8 +64,8 @@ def row_hash(line: dict[str, Any]) -> str:
 def line_of(row: dict[str, Any]) -> dict[str, Any]:
     """A ledger row (casino_transactions joined with its wallet's currency) as its export line.
     redeemableAmount is the withdrawable part of the movement, as a magnitude like amount
-    (|redeemable_delta|: 0 on a rejected row); reason is None for every kind written today
-    (docs/protocol.md §10)."""
+    (|redeemable_delta|: 0 on a rejected row); reason is the stored one: a typed credit's, None
+    for a plain win and every other kind (docs/protocol.md §10)."""
     return {
         "walletId": row["wallet_id"],
         "seq": row["seq"],

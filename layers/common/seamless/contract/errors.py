@@ -124,6 +124,16 @@ class NotABet(ApiError):
     message = "betTransactionId names a credit or a rollback, not a bet."
 
 
+class GrantNotFound(ApiError):
+    status, code, stored = 404, "GRANT_NOT_FOUND", True
+    message = "grantId does not name a free-round grant of this player, game and currency."
+
+
+class FreeRoundsExhausted(ApiError):
+    status, code, stored = 409, "FREE_ROUNDS_EXHAUSTED", True
+    message = "Every round of the free-round grant has been played."
+
+
 class RoundClosed(ApiError):
     status, code, stored = 409, "ROUND_CLOSED", True
     message = "The round was closed by a credit."

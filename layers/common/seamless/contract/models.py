@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -62,15 +62,63 @@ class DebitRequest(WireModel):
     currency: Currency
 
 
+#: why a credit pays (§4b); "win" is the default
+CreditReason = Literal["win", "jackpot", "promotion", "tournament", "freeRound"]
+#: reasons that name a campaign or pot (promotionId required)
+PROMOTION_REASONS = ("jackpot", "promotion", "tournament")
+
+
 class CreditRequest(WireModel):
+    """POST /casino/credit (§4, §4b). The reason is declared first: the validators of the
+    fields after it see it (a field whose own check failed is absent from info.data)."""
+
     session_token: SessionToken
     transaction_id: ProviderId
     round_id: ProviderId
     amount: CreditAmount
     currency: Currency
-    bet_transaction_id: ProviderId | None = None
+    reason: CreditReason | None = None
+    bet_transaction_id: ProviderId | None = Field(default=None, validate_default=True)
     # Optional booleans default to false when omitted (null counts as omitted).
     round_closed: bool | None = None
+    promotion_id: ProviderId | None = Field(default=None, validate_default=True)
+    grant_id: ProviderId | None = Field(default=None, validate_default=True)
+
+    @field_validator("bet_transaction_id")
+    @classmethod
+    def _payout_names_no_bet(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("reason") in ("promotion", "tournament", "freeRound"):
+            raise PydanticCustomError("bet_not_allowed", "A promotion, tournament or free-round credit names no bet.")
+        return value
+
+    @field_validator("promotion_id")
+    @classmethod
+    def _promotion_fits_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "reason" not in info.data:
+            return value  # the reason itself is reported
+        needed = info.data["reason"] in PROMOTION_REASONS
+        if needed and value is None:
+            raise PydanticCustomError("promotion_required", "Required for a jackpot, promotion or tournament credit.")
+        if value is not None and not needed:
+            raise PydanticCustomError("promotion_not_allowed", "Only a jackpot, promotion or tournament credit names one.")
+        return value
+
+    @field_validator("grant_id")
+    @classmethod
+    def _grant_fits_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "reason" not in info.data:
+            return value
+        needed = info.data["reason"] == "freeRound"
+        if needed and value is None:
+            raise PydanticCustomError("grant_required", "Required for a freeRound credit.")
+        if value is not None and not needed:
+            raise PydanticCustomError("grant_not_allowed", "Only a freeRound credit names a grantId.")
+        return value
+
+    @property
+    def stored_reason(self) -> str | None:
+        """The reason as the ledger keeps it: None for a plain win (the default)."""
+        return None if self.reason in (None, "win") else self.reason
 
 
 class RollbackRequest(WireModel):
@@ -106,6 +154,37 @@ class DebitCreditRequest(WireModel):
 
 
 # ------------------------------------------------------------------ operator / provider
+
+
+#: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
+IsoUtc = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
+]
+
+
+class FreeRoundsGrantRequest(WireModel):
+    """POST /casino/freeRounds (§4b): the casino grants a player free rounds of a game. The
+    expiry's window (in the future, at most 90 days ahead) is checked by the casino."""
+
+    user_id: Uuid
+    game_id: Uuid
+    currency: Currency
+    rounds: Annotated[int, Field(ge=1, le=1000)]
+    bet_amount: DebitAmount
+    expires_at: IsoUtc
+    fund: Literal["bonus", "cash"] | None = None
+
+
+class GrantsQuery(WireModel):
+    """GET /casino/freeRounds?userId=… (§4b)."""
+
+    user_id: Uuid
+
+
+class GrantPath(WireModel):
+    """POST /casino/freeRounds/{grantId}/cancel (§4b)."""
+
+    grant_id: ProviderId
 
 
 class LaunchGameRequest(WireModel):
@@ -156,7 +235,28 @@ class BetWinAction(WireModel):
     win_amount: CreditAmount
 
 
-Action = Annotated[BetAction | WinAction | RollbackAction | CloseAction | BetWinAction, Field(discriminator="type")]
+class PayoutAction(WireModel):
+    """A payout outside any bet: one credit with its reason and campaign (§4b, §6)."""
+
+    type: Literal["payout"]
+    reason: Literal["jackpot", "promotion", "tournament"]
+    promotion_id: ProviderId
+    amount: CreditAmount
+    close: bool | None = None
+
+
+class FreeRoundAction(WireModel):
+    """One free round of a casino's grant: no debit, one closing credit (§4b, §6)."""
+
+    type: Literal["freeRound"]
+    grant_id: ProviderId
+    win_amount: CreditAmount
+
+
+Action = Annotated[
+    BetAction | WinAction | RollbackAction | CloseAction | BetWinAction | PayoutAction | FreeRoundAction,
+    Field(discriminator="type"),
+]
 MAX_ACTIONS = 100
 
 
@@ -190,6 +290,23 @@ class ProviderSimulateRequest(RoundSpec):
     provider_session_id: ProviderName
 
 
+class ProviderFreeRoundsRequest(WireModel):
+    """POST /provider/freeRounds (§7): a casino's free-round grant; idempotent by grantId."""
+
+    grant_id: ProviderId
+    player_id: ProviderName
+    game_id: ProviderName
+    currency: Currency
+    currency_decimals: CurrencyDecimals | None = None
+    rounds: Annotated[int, Field(ge=1, le=1000)]
+    bet_amount: DebitAmount
+    expires_at: IsoUtc
+
+
+class EmptyBody(WireModel):
+    """A body that is an empty JSON object (extra fields ignored, as everywhere)."""
+
+
 # ------------------------------------------------------------------ support (GET: query string, path)
 
 
@@ -217,12 +334,6 @@ class TransactionsQuery(WireModel):
     round_id: ProviderId | None = None
     limit: PageLimit = 100
     after: PageCursor | None = None
-
-
-#: an instant in ISO 8601, UTC only ("Z" or "+00:00"), up to microseconds
-IsoUtc = Annotated[
-    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"), STORABLE
-]
 
 
 class LedgerExportQuery(WireModel):
@@ -332,6 +443,48 @@ class ProviderLaunchResponse(ResponseModel):
     launch_url: str
 
 
+class GrantResponse(ResponseModel):
+    """POST /casino/freeRounds (§4b)."""
+
+    grant_id: str
+    status: Literal["active"]
+    rounds: int
+    rounds_played: int
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class GrantRecord(ResponseModel):
+    grant_id: str
+    game_id: str
+    currency: str
+    rounds: int
+    rounds_played: int
+    won_amount: int = Field(description="the sum of the grant's free-round credits, in minor units")
+    status: Literal["active", "expired", "cancelled", "used"]
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class GrantsResponse(ResponseModel):
+    """GET /casino/freeRounds?userId=… (§4b): newest first."""
+
+    grants: list[GrantRecord]
+
+
+class GrantCancelResponse(ResponseModel):
+    """POST /casino/freeRounds/{grantId}/cancel and the provider's cancel (§4b, §7)."""
+
+    grant_id: str
+    status: Literal["cancelled"]
+    rounds_played: int
+
+
+class ProviderGrantResponse(ResponseModel):
+    """POST /provider/freeRounds (§7)."""
+
+    grant_id: str
+    status: Literal["active"]
+
+
 class HealthResponse(ResponseModel):
     status: str
     database: str
@@ -351,6 +504,9 @@ class TransactionRecord(ResponseModel):
     redeemable_amount: int = Field(
         description="the withdrawable part of the movement (of the stake taken, the win paid, the refund); 0 when rejected"
     )
+    reason: str | None = Field(description="a credit's reason (win, jackpot, promotion, tournament, freeRound); null for others")
+    promotion_id: str | None = Field(description="a jackpot's, promotion's or tournament's campaign id; else null")
+    grant_id: str | None = Field(description="a free-round credit's grant; else null")
     created_at: str = Field(description="ISO 8601, UTC")
     round_url: str | None = Field(description="the provider's page of this round (GET /provider/rounds/{roundId})")
 

@@ -23,6 +23,10 @@ class PlannedAction:
     needs_standing_bet: bool = False
     #: betWin (one debitCredit): the win paid with its stake (`amount`)
     win_amount: int = 0
+    #: payout: its reason and campaign; freeRound: its grant (§4b)
+    reason: str | None = None
+    promotion_id: str | None = None
+    grant_id: str | None = None
 
 
 def plan_round(spec: RoundSpec) -> list[PlannedAction]:
@@ -74,6 +78,25 @@ def _explicit(spec: RoundSpec) -> list[PlannedAction]:
             # A whole round in one call; it closes the round (debitCredit's default). It is not a
             # bet of betIndex's count: a win or rollback cannot name it.
             plan.append(PlannedAction("betWin", i, action.amount, None, close=True, win_amount=action.win_amount))
+        elif action.type == "payout":
+            plan.append(
+                PlannedAction(
+                    "payout",
+                    i,
+                    action.amount,
+                    None,
+                    close=bool(action.close),
+                    reason=action.reason,
+                    promotion_id=action.promotion_id,
+                )
+            )
+        elif action.type == "freeRound":
+            # One free round is a round of its own: no debit, one closing credit (§4b).
+            if len(actions) != 1:
+                raise _invalid(f"actions.{i}", "A freeRound is a round of its own: the only action of its round.")
+            plan.append(
+                PlannedAction("freeRound", i, action.win_amount, None, close=True, reason="freeRound", grant_id=action.grant_id)
+            )
         else:
             plan.append(PlannedAction("close", i, 0, None, close=True))
     return plan

@@ -19,7 +19,9 @@ from ..runtime.apigw import (
     html_response,
     json_endpoint,
     ok,
+    parse,
     parse_params,
+    read_body,
     wants_html,
 )
 from ..runtime.observability import gauge, logger, metrics
@@ -53,6 +55,21 @@ def signed_endpoint(model: type[M], operation: Callable[[M], dict[str, Any]]) ->
         secrets=request_secrets,
         seed_compatible=seed_signatures_accepted,
     )
+
+
+def signed_path_action(path_model: type[M], body_model: type[Any], operation: Callable[[Any, Any], dict[str, Any]]) -> Handler:
+    """A signed casino -> provider call naming its object in the path (POST
+    /provider/freeRounds/{grantId}/cancel): signature first, then the body, then the path."""
+
+    def work(request: ProxyEvent) -> dict[str, Any]:
+        body = read_body(
+            request, signature_header=PROVIDER_SIGNATURE_HEADER, secrets=request_secrets, seed_compatible=seed_signatures_accepted
+        )
+        parsed = parse(body_model, body)
+        params = {k: urllib.parse.unquote(v) for k, v in (request.path_parameters or {}).items() if isinstance(v, str)}
+        return ok(operation(parse_params(path_model, params), parsed))
+
+    return api_handler(work)
 
 
 def health_handler() -> Handler:

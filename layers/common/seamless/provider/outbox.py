@@ -23,7 +23,15 @@ from ..runtime import db
 from ..runtime.settings import PROVIDER_ROLE
 from . import integrity, queries
 
-ENDPOINT = {"bet": "debit", "win": "credit", "close": "credit", "rollback": "rollback", "betWin": "debitCredit"}
+ENDPOINT = {
+    "bet": "debit",
+    "win": "credit",
+    "close": "credit",
+    "payout": "credit",
+    "freeRound": "credit",
+    "rollback": "rollback",
+    "betWin": "debitCredit",
+}
 #: the row states a worker still has to deliver
 OPEN_STATES = ("pending", "queued")
 

@@ -312,3 +312,41 @@ SELECT id, action_index, action_type, endpoint, transaction_id, amount, attempts
 SEED_SIGNATURES_ACCEPTED = """
 SELECT accepts_seed_signatures FROM provider_casinos WHERE code = %(code)s AND NOT disabled
 """
+
+# ------------------------------------------------------------------ free-round grants (§7)
+
+#: a new grant, or the stored request of a known one (the caller compares it)
+INSERT_GRANT = """
+WITH ins AS (
+    INSERT INTO provider_free_round_grants (casino_id, grant_id, casino_user_id, game_id, currency, currency_decimals,
+                                            rounds, bet_amount, expires_at, request)
+    VALUES (%(casino)s, %(grant_id)s, %(customer)s, %(game)s, %(currency)s, %(decimals)s, %(rounds)s, %(bet)s,
+            %(expires)s, %(request)s::jsonb)
+    ON CONFLICT (casino_id, grant_id) DO NOTHING
+    RETURNING request
+)
+SELECT request FROM ins
+UNION ALL
+SELECT request FROM provider_free_round_grants WHERE casino_id = %(casino)s AND grant_id = %(grant_id)s
+LIMIT 1
+"""
+CANCEL_GRANT = """
+UPDATE provider_free_round_grants
+   SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
+ WHERE casino_id = %(casino)s AND grant_id = %(grant_id)s
+RETURNING rounds_started
+"""
+#: the grant of a session's casino, player, game and currency, locked for the gate
+GRANT_FOR_SESSION = """
+SELECT g.id, g.status, g.rounds, g.rounds_started, g.expires_at <= now() AS expired
+  FROM provider_sessions s
+  JOIN provider_casino_users cu ON cu.id = s.casino_user_id
+  JOIN provider_free_round_grants g
+    ON g.casino_id = cu.casino_id AND g.grant_id = %(grant_id)s AND g.casino_user_id = s.casino_user_id
+   AND g.game_id = s.game_id AND g.currency = s.currency::text
+ WHERE s.id = %(session)s
+   FOR NO KEY UPDATE OF g
+"""
+GRANT_PLAYED = "SELECT 1 FROM provider_free_round_plays WHERE grant_pk = %s AND round_id = %s"
+GRANT_PLAY = "INSERT INTO provider_free_round_plays (grant_pk, round_id) VALUES (%s, %s)"
+GRANT_COUNT_PLAY = "UPDATE provider_free_round_grants SET rounds_started = rounds_started + 1 WHERE id = %s"

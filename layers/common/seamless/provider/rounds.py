@@ -22,7 +22,7 @@ from ..contract.round_plan import PlannedAction, bet_win_win_id, plan_round, tra
 from ..runtime import db
 from ..runtime import deadline as deadlines
 from ..runtime.settings import PROVIDER_ROLE
-from . import outbox, queries
+from . import free_rounds, outbox, queries
 from .casino_client import casino_client, result_code
 from .outbox import Action, Planned, Round
 from .settings import get_settings
@@ -40,6 +40,10 @@ def payload(action: PlannedAction, txid: str, round_id: str, currency: str, bet_
     if action.type == "betWin":
         # one POST /casino/debitCredit; roundClosed said explicitly (its default is true)
         return {**money, "winTransactionId": bet_win_win_id(txid), "winAmount": action.win_amount, "roundClosed": True}
+    if action.type == "payout":
+        money.update(reason=action.reason, promotionId=action.promotion_id)
+    if action.type == "freeRound":
+        money.update(reason="freeRound", grantId=action.grant_id)
     if action.bet_index is not None:
         money["betTransactionId"] = bet_ids[action.bet_index]
     if action.close:
@@ -78,6 +82,14 @@ def _session(provider_session_id: str) -> dict[str, Any] | None:
     )
 
 
+def _start_free_round(session: dict[str, Any], grant_id: str, round_id: str) -> None:
+    def work(conn: Any) -> None:
+        with conn.transaction():
+            free_rounds.start(conn, session, grant_id, round_id)
+
+    db.run_once(PROVIDER_ROLE, work)
+
+
 def _same_round(planned: list[Planned], rnd: Round) -> bool:
     """A re-run with a known roundId must be the same round (same actions, same fields)."""
     recorded = {a.transaction_id: a for a in rnd.actions if not a.rescue and not a.transaction_id.endswith(":sweep-close")}
@@ -105,6 +117,10 @@ def simulate(req: ProviderSimulateRequest) -> dict[str, Any]:
     start = balance(client, base_url, session["casino_session_token"], deadline)
     if start is None:
         raise errors.ProviderError("The casino did not report a balance before the round; nothing was played.")
+    for action in plan:
+        if action.type == "freeRound" and action.grant_id is not None:
+            # §4b: a free round that may not start is refused whole, before anything is sent
+            _start_free_round(session, action.grant_id, round_id)
     owner = owner_id("player")
     retag_previous(settings)  # during a rotation only: rows tagged under the previous key
     rnd = outbox.claim(round_id, session["id"], owner, lease_seconds(deadline, settings), settings.settlement_horizon_seconds)
@@ -176,7 +192,7 @@ def effect(action: Action, actions: list[Action]) -> int:
         return -action.amount
     if action.type == "betWin":
         return action.payload["winAmount"] - action.amount
-    if action.type in ("win", "close"):
+    if action.type in ("win", "close", "payout", "freeRound"):
         return action.amount
     if action.rescue:
         # A rescue of an undecided debit nets to zero (a refund means that debit was applied;

@@ -129,6 +129,10 @@ class Sent:
         )
 
 
+#: the actions sent as POST /casino/credit: a win, a close, a payout, a free round (§4b)
+CREDITS = ("win", "close", "payout", "freeRound")
+
+
 def standing_bets(actions: list[Action]) -> list[Action]:
     """Bets the casino accepted and nothing has refunded."""
     refunded = {a.payload.get("betTransactionId") for a in actions if a.type == "rollback" and a.refunded > 0}
@@ -138,7 +142,7 @@ def standing_bets(actions: list[Action]) -> list[Action]:
 def credited(actions: list[Action]) -> bool:
     """The casino accepted a credit in this round: from now on it refuses rollbacks (§4). An
     accepted betWin (debitCredit) is a credit too: its win leg (docs/protocol.md §10)."""
-    return any(a.type in ("win", "close", "betWin") and a.ok for a in actions)
+    return any(a.type in (*CREDITS, "betWin") and a.ok for a in actions)
 
 
 def owed(action: Action) -> bool:
@@ -146,7 +150,7 @@ def owed(action: Action) -> bool:
     rollback, a rescue among them)."""
     if action.type == "rollback":
         return True
-    return action.type in ("win", "close") and (action.amount > 0 or bool(action.payload.get("roundClosed")))
+    return action.type in CREDITS and (action.amount > 0 or bool(action.payload.get("roundClosed")))
 
 
 def final_for(action: Action, code: str) -> bool:
@@ -160,7 +164,7 @@ def owed_and_refused(action: Action, code: str) -> bool:
     delivered (§7a). A close of 0 refused ROUND_CLOSED is simply final: the round is closed."""
     if code == "OK" or not owed(action):
         return False
-    return not (action.type in ("win", "close") and action.amount == 0 and code == "ROUND_CLOSED")
+    return not (action.type in CREDITS and action.amount == 0 and code == "ROUND_CLOSED")
 
 
 @dataclass
@@ -365,9 +369,7 @@ def round_status(actions: list[Action]) -> str:
         return "pending_settlement"  # an operator retries or resolves what was parked
     if any(a.rescue for a in actions):
         return "cancelled"
-    if any(
-        a.type in ("win", "close", "betWin") and a.payload.get("roundClosed") and (a.ok or a.state == "resolved") for a in actions
-    ):
+    if any(a.type in (*CREDITS, "betWin") and a.payload.get("roundClosed") and (a.ok or a.state == "resolved") for a in actions):
         return "completed"  # a credit closed it (or an operator settled the closing credit)
     if not standing_bets(actions) and not credited(actions):
         return "cancelled"  # nothing stands and nothing was paid: nothing to close

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pydantic
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
+from pydantic.alias_generators import to_camel
 
 from ..contract import errors, signing
 from . import deadline, observability
@@ -232,6 +233,10 @@ def _details(exc: pydantic.ValidationError) -> list[dict[str, str]]:
     details = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = [str(part) for part in err["loc"]]
+        if loc and "_" in loc[0] and loc[0].isidentifier():
+            # a field checked with its default (validate_default: a field required by another's
+            # value) is located by its Python name; the wire knows only the camelCase one
+            loc[0] = to_camel(loc[0])
         if not loc or err["type"] in ("json_invalid", "model_type", "model_attributes_type"):
             details.append(NOT_AN_OBJECT)
             continue
