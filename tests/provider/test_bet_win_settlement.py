@@ -14,27 +14,14 @@ from seamless.contract import client as signed_client
 from seamless.contract.models import ProviderSimulateRequest
 from seamless.provider import rounds as provider
 from seamless.provider import settlement
-from seamless.runtime.settings import reload_settings
 
-from tests.support import HandlerTransport, admin_conn, make_player, new_session, provider_session_for, wallet, without_backoff
+from tests.support import HandlerTransport, admin_conn, wallet
 
 TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/casino", "read timed out")  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True)
-def settle_now(monkeypatch):
-    monkeypatch.setenv("SETTLEMENT_BACKOFF_BASE_SECONDS", "0")
-    reload_settings()
-    without_backoff(monkeypatch)
-    yield
-    monkeypatch.delenv("SETTLEMENT_BACKOFF_BASE_SECONDS")
-    reload_settings()
-
-
-@pytest.fixture
-def player(database_url):
-    user = make_player(database_url, 10_000)
-    return user, provider_session_for(database_url, user, new_session(database_url, user))
+# durable deliveries due at once, and `player`: the settlement tests' fixtures (conftest.py)
+pytestmark = pytest.mark.usefixtures("settle_now")
 
 
 def play(monkeypatch, transport, provider_session: str, **fields) -> dict:
