@@ -51,6 +51,8 @@ SIGNERS = {
     "/casino/rollback": ("x-casino-signature", CASINO_SECRET),
     "/provider/launch": ("x-provider-signature", PROVIDER_SECRET),
     "/provider/simulate": ("x-provider-signature", PROVIDER_SECRET),
+    "/casino/debitCredit": ("x-casino-signature", CASINO_SECRET),
+    "/provider/freeRounds": ("x-provider-signature", PROVIDER_SECRET),
 }
 
 # ------------------------------------------------------------------ strategies
@@ -213,6 +215,31 @@ def valid_bodies(path: str, ctx: dict) -> st.SearchStrategy[dict]:
         # GET: the body is ignored (their query strings and path parameters: tests/tools)
         "/casino/transactions": st.just({}),
         "/casino/ledger/export": st.just({}),
+        # free rounds (§4b, §7): a grant (GET lists: its body is ignored), and the cancels
+        "/casino/freeRounds": st.fixed_dictionaries(
+            {
+                "userId": st.sampled_from([ALICE, BOB, CAROL, ctx["user"]]),
+                "gameId": st.sampled_from([GAME, INACTIVE_GAME]),
+                "currency": currency,
+                "rounds": st.integers(-1, 5),
+                "betAmount": st.integers(0, 2_000),
+                "expiresAt": st.sampled_from(["2030-01-01T00:00:00Z", "2020-01-01T00:00:00Z", "soon"]),
+            }
+        ),
+        "/casino/freeRounds/{grantId}/cancel": st.just({}),
+        "/provider/freeRounds": st.fixed_dictionaries(
+            {
+                "grantId": fresh,
+                "playerId": st.sampled_from([ALICE, ctx["user"], "p-1"]),
+                "gameId": st.sampled_from(["book-of-jaqpot", "nope"]),
+                "currency": currency,
+                "currencyDecimals": st.integers(-1, 9),
+                "rounds": st.integers(-1, 5),
+                "betAmount": st.integers(0, 2_000),
+                "expiresAt": st.sampled_from(["2030-01-01T00:00:00Z", "2020-01-01T00:00:00Z"]),
+            }
+        ),
+        "/provider/freeRounds/{grantId}/cancel": st.just({}),
         "/provider/rounds/{roundId}": st.just({}),
     }[path]
 
