@@ -4,6 +4,7 @@ parsing, round planning, the retrying client (fake transport, fake sleep)."""
 from __future__ import annotations
 
 import json
+import uuid
 import random
 
 import pytest
@@ -292,3 +293,12 @@ def test_network_errors_and_timeouts_are_retried_and_not_definitive():
 def test_documented_operations_cover_the_error_catalogue_codes():
     codes = {code for op in OPERATIONS.values() for code in op[4]}
     assert codes <= {cls.code for cls in errors.catalog()}
+
+
+@pytest.mark.parametrize("when", ["0000-00-00T00:00:00Z", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z"])
+def test_a_time_the_pattern_admits_but_no_calendar_has_is_a_400(when):
+    """Found by schemathesis as a 500 on POST /casino/freeRounds: the pattern alone let it through."""
+    body = {"userId": str(uuid.UUID(int=1)), "gameId": str(uuid.UUID(int=2)), "currency": "USD", "rounds": 1}
+    with pytest.raises(errors.ValidationError) as exc:
+        parse(models.FreeRoundsGrantRequest, json.dumps({**body, "betAmount": 1, "expiresAt": when}).encode())
+    assert [d["field"] for d in exc.value.details] == ["expiresAt"]
