@@ -4,8 +4,8 @@ parsing, round planning, the retrying client (fake transport, fake sleep)."""
 from __future__ import annotations
 
 import json
-import uuid
 import random
+import uuid
 
 import pytest
 import urllib3
