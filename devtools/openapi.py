@@ -144,6 +144,17 @@ CALLBACK_ERRORS = [
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
 ]
+#: a debit's business refusals (§4's order); debitCredit answers the same before its win leg
+DEBIT_ERRORS = CALLBACK_ERRORS + [
+    "INSUFFICIENT_FUNDS",
+    "SESSION_EXPIRED",
+    "PLAYER_BLOCKED",
+    "CURRENCY_MISMATCH",
+    "BET_ROLLED_BACK",
+    "ROUND_MISMATCH",
+    "ROUND_CLOSED",
+    "BET_LIMIT_EXCEEDED",
+]
 OPERATIONS: dict[str, Operation] = {
     "/casino/getBalance": Operation(
         "Balance of the session's wallet",
@@ -158,17 +169,7 @@ OPERATIONS: dict[str, Operation] = {
         m.DebitRequest,
         m.MoneyResponse,
         "casinoSignature",
-        CALLBACK_ERRORS
-        + [
-            "INSUFFICIENT_FUNDS",
-            "SESSION_EXPIRED",
-            "PLAYER_BLOCKED",
-            "CURRENCY_MISMATCH",
-            "BET_ROLLED_BACK",
-            "ROUND_MISMATCH",
-            "ROUND_CLOSED",
-            "BET_LIMIT_EXCEEDED",
-        ],
+        DEBIT_ERRORS,
         "provider callbacks",
     ),
     "/casino/debitCredit": Operation(
@@ -176,17 +177,7 @@ OPERATIONS: dict[str, Operation] = {
         m.DebitCreditRequest,
         m.DebitCreditResponse,
         "casinoSignature",
-        CALLBACK_ERRORS
-        + [
-            "INSUFFICIENT_FUNDS",
-            "SESSION_EXPIRED",
-            "PLAYER_BLOCKED",
-            "CURRENCY_MISMATCH",
-            "BET_ROLLED_BACK",
-            "ROUND_MISMATCH",
-            "ROUND_CLOSED",
-            "BET_LIMIT_EXCEEDED",
-        ],
+        DEBIT_ERRORS,
         "provider callbacks",
         description=(
             "The debit with all of its rules (§4's order), then the win as a credit naming this bet; both or neither "

@@ -28,8 +28,8 @@ from devtools import admin, localdb
 from tests.support import admin_conn, call, fetch_one, make_player, new_id, new_session, provider_session_for
 
 
-@pytest.fixture(scope="module")
-def url(database_url) -> Iterator[str]:
+def _scratch_database(database_url: str) -> Iterator[str]:
+    """A database of its own, migrated and seeded, that the handlers use while it lives."""
     name = admin.new_test_database_name()
     scratch = localdb.create_database(database_url, name)
     saved = os.environ["DATABASE_URL"]
@@ -45,6 +45,11 @@ def url(database_url) -> Iterator[str]:
         os.environ["DATABASE_URL"] = saved
         reload_settings()
         localdb.drop_database(database_url, name)
+
+
+@pytest.fixture(scope="module")
+def url(database_url) -> Iterator[str]:
+    yield from _scratch_database(database_url)
 
 
 @dataclass
@@ -351,21 +356,7 @@ def test_the_command_exits_1_and_names_the_round(url, capsys):
 
 @pytest.fixture
 def clean_url(database_url) -> Iterator[str]:
-    name = admin.new_test_database_name()
-    scratch = localdb.create_database(database_url, name)
-    saved = os.environ["DATABASE_URL"]
-    db.close_all()
-    os.environ["DATABASE_URL"] = scratch
-    reload_settings()
-    try:
-        admin.migrate(scratch, quiet=True)
-        admin.seed(scratch, quiet=True)
-        yield scratch
-    finally:
-        db.close_all()
-        os.environ["DATABASE_URL"] = saved
-        reload_settings()
-        localdb.drop_database(database_url, name)
+    yield from _scratch_database(database_url)
 
 
 def test_contract_outcomes_of_every_kind_reconcile_clean(clean_url):
